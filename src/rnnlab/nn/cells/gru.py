@@ -1,0 +1,83 @@
+r"""Gated recurrent unit (Cho et al. 2014), gate order r, z, n as in PyTorch.
+
+.. math::
+    r_t = σ(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr})
+    z_t = σ(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz})
+    n_t = \tanh(W_{in} x_t + b_{in} + r_t ⊙ (W_{hn} h_{t-1} + b_{hn}))
+    h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+
+r multiplies ``W_hn h + b_hn`` (PyTorch's and cuDNN's form), which is why b_hh stays apart from b_ih.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnlab.nn import kernels
+from rnnlab.nn.cells.base import Cell
+from rnnlab.nn.functional import sigmoid
+
+
+class GRUCell(Cell):
+    n_gates = 3
+    n_states = 1
+    fold_bias_hh = False
+    separate_dzh = True
+
+    def extra_buffers(self, ws, T, B, dtype):
+        ws.ZH = np.zeros((T, B, 3 * self.hidden_size), dtype)  # h_{t-1} W_hhᵀ + b_hh, kept for r's gradient
+
+    def step(self, t, zx_t, w_hh_t, b_hh, ws):
+        H = self.hidden_size
+        h_prev, h, g, zh = ws.S[0][t], ws.S[0][t + 1], ws.G[t], ws.ZH[t]
+        # zh = h_{t-1} W_hhᵀ + b_hh
+        np.matmul(h_prev, w_hh_t, out=zh)
+        zh += b_hh
+        if kernels.ENABLED:
+            kernels.gru_forward(zx_t, zh, h_prev, g, h)
+            return
+        rz, n = g[:, :2 * H], g[:, 2 * H:]
+        # r = σ(zx_r + zh_r), z = σ(zx_z + zh_z)
+        np.add(zx_t[:, :2 * H], zh[:, :2 * H], out=rz)
+        sigmoid(rz, out=rz)
+        # n = tanh(zx_n + r ⊙ zh_n)
+        np.multiply(g[:, :H], zh[:, 2 * H:], out=n)
+        n += zx_t[:, 2 * H:]
+        np.tanh(n, out=n)
+        # h_t = n + z ⊙ (h_{t-1} - n)      (= (1 - z) ⊙ n + z ⊙ h_{t-1})
+        np.subtract(h_prev, n, out=h)
+        h *= g[:, H:2 * H]
+        h += n
+
+    def step_backward(self, t, dh, dc, w_hh, ws, dh_prev, dc_prev):
+        H = self.hidden_size
+        g, zh, h_prev, dzx, dzh = ws.G[t], ws.ZH[t], ws.S[0][t], ws.dZX[t], ws.dZH[t]
+        if kernels.ENABLED:
+            kernels.gru_backward(g, zh, h_prev, dh, dzx, dzh, ws.tmp)
+        else:
+            r, z, n = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
+            dr, dz, dn = dzx[:, :H], dzx[:, H:2 * H], dzx[:, 2 * H:]
+            # ∂n_pre = ∂h ⊙ (1 - z) ⊙ (1 - n²)
+            np.multiply(n, n, out=dn)
+            np.subtract(1, dn, out=dn)
+            np.subtract(1, z, out=ws.tmp)
+            dn *= ws.tmp
+            dn *= dh
+            # ∂r_pre = ∂n_pre ⊙ zh_n ⊙ r(1 - r)
+            np.subtract(1, r, out=dr)
+            dr *= r
+            dr *= zh[:, 2 * H:]
+            dr *= dn
+            # ∂z_pre = ∂h ⊙ (h_{t-1} - n) ⊙ z(1 - z)
+            np.subtract(h_prev, n, out=ws.tmp)
+            np.subtract(1, z, out=dz)
+            dz *= z
+            dz *= ws.tmp
+            dz *= dh
+            # the recurrent pre-activation sees r ⊙ ∂n_pre on its n block, the rest unchanged
+            dzh[:, :2 * H] = dzx[:, :2 * H]
+            np.multiply(dn, r, out=dzh[:, 2 * H:])
+            # direct path of h_t = ... + z ⊙ h_{t-1}
+            np.multiply(dh, z, out=ws.tmp)
+        # ∂h_{t-1} = ∂zh W_hh + ∂h ⊙ z
+        np.matmul(dzh, w_hh, out=dh_prev)
+        dh_prev += ws.tmp

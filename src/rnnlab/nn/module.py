@@ -1,0 +1,64 @@
+"""Module: a container of named parameters and their gradients, with PyTorch-style state dicts.
+
+Gradient semantics: ``backward`` *overwrites* ``grads`` with the gradient of the last
+forward call (there is no accumulation and so no ``zero_grad`` to forget).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnlab.errors import RnnlabError
+
+
+class Module:
+    training: bool = True
+
+    def __init__(self, dtype=np.float32):
+        self.dtype = np.dtype(dtype)
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+
+    # -- parameters -------------------------------------------------------------------------
+    def add_param(self, name: str, value: np.ndarray) -> np.ndarray:
+        value = np.ascontiguousarray(value, dtype=self.dtype)
+        self.params[name] = value
+        self.grads[name] = np.zeros_like(value)
+        return value
+
+    def num_parameters(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Copy arrays into the parameters; every key must be present with the right shape."""
+        missing = sorted(set(self.params) - set(state))
+        extra = sorted(set(state) - set(self.params))
+        bad = [f"{k}: expected {self.params[k].shape}, got {np.shape(state[k])}"
+               for k in self.params if k in state and np.shape(state[k]) != self.params[k].shape]
+        if missing or extra or bad:
+            parts = []
+            if missing:
+                parts.append("missing " + ", ".join(missing))
+            if extra:
+                parts.append("unexpected " + ", ".join(extra))
+            if bad:
+                parts.append("misshapen " + "; ".join(bad))
+            raise RnnlabError(f"{type(self).__name__}.load_state_dict: " + "; ".join(parts) + ".")
+        for k, p in self.params.items():
+            p[...] = np.asarray(state[k], dtype=self.dtype)
+
+    # -- mode ---------------------------------------------------------------------------------
+    def train(self, mode: bool = True):
+        self.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def _as_input(self, name: str, x) -> np.ndarray:
+        x = np.asarray(x)
+        if x.dtype.kind not in "fiub":
+            raise RnnlabError(f"{name} must be numeric, got dtype {x.dtype}.")
+        return np.ascontiguousarray(x, dtype=self.dtype)

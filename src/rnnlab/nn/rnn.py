@@ -1,0 +1,261 @@
+"""Recurrent layers with PyTorch's interface and weight layout: ``RNN``, ``LSTM``, ``GRU``.
+
+Stacking, bidirectionality, variable lengths, dropout between layers and stateful (truncated
+BPTT) use all live here; the time loop itself is ``Recurrent``. A plain-NumPy reference of
+what ``LSTM.forward`` computes for one layer and direction, without lengths::
+
+    h, c = h0, c0
+    for t in range(T):
+        z = x[:, t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh
+        i, f, g, o = sigmoid(z[:, :H]), sigmoid(z[:, H:2H]), tanh(z[:, 2H:3H]), sigmoid(z[:, 3H:])
+        c = f * c + i * g
+        h = o * tanh(c)
+        out[:, t] = h
+
+With ``lengths``, the reverse direction starts at each sequence's own last step and padded
+outputs are zero, exactly as ``torch.nn.utils.rnn.pack_padded_sequence(enforce_sorted=False)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnlab.errors import RnnlabError, check_finite
+from rnnlab.nn import init
+from rnnlab.nn.cells import ElmanCell, GRUCell, LSTMCell
+from rnnlab.nn.module import Module
+from rnnlab.nn.recurrent import Recurrent
+
+
+class RNNBase(Module):
+    """Shared machinery; use ``RNN``, ``LSTM`` or ``GRU``."""
+
+    cell_class = None
+    kind = ""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 bidirectional: bool = False, dropout: float = 0.0, return_sequences: bool = True,
+                 stateful: bool = False, seed=None, dtype=np.float32, **cell_kwargs):
+        super().__init__(dtype)
+        errors = []
+        for name, v in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                errors.append(f"{name} must be a positive integer, got {v!r}")
+        if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
+            errors.append(f"dropout must be a probability in [0, 1), got {dropout!r}")
+        if errors:
+            raise RnnlabError(f"{type(self).__name__}: " + "; ".join(errors) + ".")
+        self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
+        self.bidirectional, self.num_directions = bool(bidirectional), 2 if bidirectional else 1
+        self.dropout, self.return_sequences, self.stateful = float(dropout), return_sequences, stateful
+        self.bias = bias
+        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.cell_kwargs = cell_kwargs
+        cell = self.cell_class(hidden_size, **cell_kwargs)
+        self.n_states = cell.n_states
+        self._runs = [Recurrent(self.cell_class(hidden_size, **cell_kwargs))
+                      for _ in range(self.num_layers * self.num_directions)]
+        self._init_params(cell.n_gates)
+        self._carry = None
+        self.grad_initial_state = None
+
+    # -- parameters -------------------------------------------------------------------------
+    def _names(self, layer, direction):
+        sfx = f"_l{layer}" + ("_reverse" if direction else "")
+        return tuple(n + sfx for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+
+    def _init_params(self, n_gates):
+        H, rng = self.hidden_size, self.rng
+        for layer in range(self.num_layers):
+            in_size = self.input_size if layer == 0 else H * self.num_directions
+            for d in range(self.num_directions):
+                w_ih, w_hh, b_ih, b_hh = self._names(layer, d)
+                # Glorot per gate block for inputs, orthogonal per gate block for the recurrence
+                self.add_param(w_ih, np.concatenate(
+                    [init.glorot_uniform(rng, (H, in_size), self.dtype) for _ in range(n_gates)]))
+                self.add_param(w_hh, init.recurrent_orthogonal(rng, n_gates, H, self.dtype))
+                if self.bias:
+                    # two biases so that weights load into torch unchanged
+                    self.add_param(b_ih, self.initial_bias(n_gates))
+                    self.add_param(b_hh, np.zeros(n_gates * H, self.dtype))
+
+    def initial_bias(self, n_gates):
+        return np.zeros(n_gates * self.hidden_size, self.dtype)
+
+    def _weights(self, layer, d):
+        w_ih, w_hh, b_ih, b_hh = (self.params.get(n) for n in self._names(layer, d))
+        if b_ih is None:
+            b_ih = b_hh = np.zeros(w_ih.shape[0], self.dtype)
+        return w_ih, w_hh, b_ih, b_hh
+
+    # -- input checks -------------------------------------------------------------------------
+    def _check_input(self, x):
+        name = type(self).__name__
+        x = self._as_input("x", x)
+        if x.ndim != 3 or x.shape[2] != self.input_size or x.shape[1] < 1 or x.shape[0] < 1:
+            raise RnnlabError(f"{name} expected input (batch, time, {self.input_size}) but got {x.shape}; "
+                              "check input_size and that arrays are batch-first.")
+        check_finite("x", x)
+        return x
+
+    def _check_lengths(self, lengths, B, T):
+        if lengths is None:
+            return None
+        lengths = np.asarray(lengths)
+        if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
+            raise RnnlabError(f"lengths expected an integer array of shape ({B},) but got "
+                              f"{lengths.dtype} {lengths.shape}.")
+        if lengths.min() < 1 or lengths.max() > T:
+            raise RnnlabError(f"lengths must lie in [1, {T}] (the time axis), got values from "
+                              f"{lengths.min()} to {lengths.max()}.")
+        return lengths.astype(np.int64)
+
+    def _check_state(self, initial_state, B):
+        LD, H = self.num_layers * self.num_directions, self.hidden_size
+        if initial_state is None:
+            if self.stateful and self._carry is not None and self._carry[0].shape[1] == B:
+                return self._carry  # truncated BPTT: carried forward, never backpropagated into
+            return [np.zeros((LD, B, H), self.dtype) for _ in range(self.n_states)]
+        states = list(initial_state) if self.n_states == 2 else [initial_state]
+        if self.n_states == 2 and len(states) != 2:
+            raise RnnlabError("LSTM initial_state must be a tuple (h0, c0).")
+        out = []
+        for name, s in zip(("h0", "c0"), states):
+            s = self._as_input(name, s)
+            if s.shape != (LD, B, H):
+                raise RnnlabError(f"initial_state {name} expected shape (num_layers*num_directions, batch, "
+                                  f"hidden) = ({LD}, {B}, {H}) but got {s.shape}.")
+            out.append(s)
+        return out
+
+    # -- forward ------------------------------------------------------------------------------
+    def _reverse(self, a, rev_idx):
+        """Flip each sequence within its own length (an involution; padding stays in place)."""
+        if rev_idx is None:
+            return a[::-1]
+        return a[rev_idx, np.arange(a.shape[1])[None, :]]
+
+    def forward(self, x, lengths=None, initial_state=None):
+        """x (B, T, I) → out (B, T, D*H) (or (B, D*H) if not return_sequences), state.
+
+        state is h_n (L*D, B, H), or (h_n, c_n) for the LSTM, taken at each sequence's last valid step.
+        """
+        x = self._check_input(x)
+        B, T, _ = x.shape
+        lengths = self._check_lengths(lengths, B, T)
+        state0 = self._check_state(initial_state, B)
+        H, D = self.hidden_size, self.num_directions
+        mask = rev_idx = None
+        if lengths is not None and lengths.min() < T:
+            steps = np.arange(T)[:, None]
+            mask = (steps < lengths[None, :]).astype(self.dtype)[:, :, None]      # (T, B, 1)
+            rev_idx = np.where(steps < lengths, lengths - 1 - steps, steps)       # (T, B)
+        finals = [np.empty((self.num_layers * D, B, H), self.dtype) for _ in range(self.n_states)]
+        inp = np.ascontiguousarray(x.transpose(1, 0, 2))
+        self._drop_masks = []
+        for layer in range(self.num_layers):
+            if layer > 0 and self.training and self.dropout > 0:
+                keep = 1.0 - self.dropout
+                dm = (self.rng.random(inp.shape) < keep).astype(self.dtype) / keep
+                self._drop_masks.append(dm)
+                inp = inp * dm
+            outs = []
+            for d in range(D):
+                k = layer * D + d
+                xin = inp if d == 0 else self._reverse(inp, rev_idx)
+                S = self._runs[k].forward(xin, *self._weights(layer, d), [s[k] for s in state0], mask)
+                for f, s in zip(finals, S):
+                    f[k] = s[T]
+                out = S[0][1:] if mask is None else S[0][1:] * mask
+                outs.append(out if d == 0 else self._reverse(out, rev_idx))
+            inp = outs[0] if D == 1 else np.concatenate(outs, axis=2)
+        self._cache = (B, T, mask, rev_idx)
+        if self.stateful:
+            self._carry = [f.copy() for f in finals]
+        state = tuple(finals) if self.n_states == 2 else finals[0]
+        if not self.return_sequences:  # last output = final state of each direction of the top layer
+            top = finals[0][(self.num_layers - 1) * D:]
+            return np.concatenate(list(top), axis=1), state
+        return np.ascontiguousarray(inp.transpose(1, 0, 2)), state
+
+    __call__ = forward
+
+    def reset_states(self):
+        """Forget the carried state of a stateful layer (start of a new stream)."""
+        self._carry = None
+
+    # -- backward -----------------------------------------------------------------------------
+    def backward(self, d_out, d_state=None):
+        """∂L/∂out (and optionally ∂L/∂state) → ∂L/∂x (B, T, I); parameter gradients in ``grads``.
+
+        ∂L/∂(initial state) is left in ``grad_initial_state`` (same layout as the state).
+        """
+        B, T, mask, rev_idx = self._cache
+        H, D, L = self.hidden_size, self.num_directions, self.num_layers
+        d_finals = [np.zeros((L * D, B, H), self.dtype) for _ in range(self.n_states)]
+        if d_state is not None:
+            for df, ds in zip(d_finals, [d_state] if self.n_states == 1 else d_state):
+                if ds is not None:
+                    df += ds
+        d_out = np.asarray(d_out, self.dtype)
+        if self.return_sequences:
+            if d_out.shape != (B, T, D * H):
+                raise RnnlabError(f"d_out expected shape ({B}, {T}, {D * H}) but got {d_out.shape}.")
+            d_tm = np.ascontiguousarray(d_out.transpose(1, 0, 2))
+            if mask is not None:
+                d_tm *= mask  # padded outputs are constant zeros
+        else:
+            if d_out.shape != (B, D * H):
+                raise RnnlabError(f"d_out expected shape ({B}, {D * H}) but got {d_out.shape}.")
+            d_tm = np.zeros((T, B, D * H), self.dtype)
+            d_finals[0][(L - 1) * D:] += d_out.reshape(B, D, H).transpose(1, 0, 2)
+        d_init = [np.zeros((L * D, B, H), self.dtype) for _ in range(self.n_states)]
+        for layer in range(L - 1, -1, -1):
+            d_inp = None
+            for d in range(D):
+                k = layer * D + d
+                dH = d_tm[:, :, d * H:(d + 1) * H]
+                if d == 1:
+                    dH = self._reverse(dH, rev_idx)
+                w_ih, w_hh, _, _ = self._weights(layer, d)
+                dx, g, d0 = self._runs[k].backward(dH, [df[k] for df in d_finals], w_ih, w_hh, mask)
+                for name, key in zip(self._names(layer, d), ("w_ih", "w_hh", "b_ih", "b_hh")):
+                    if name in self.grads:
+                        self.grads[name][...] = g[key]
+                for di, dd in zip(d_init, d0):
+                    di[k] = dd
+                if d == 1:
+                    dx = self._reverse(dx, rev_idx)
+                d_inp = dx if d_inp is None else d_inp + dx
+            if layer > 0 and self._drop_masks:
+                d_inp *= self._drop_masks[layer - 1]
+            d_tm = d_inp
+        self.grad_initial_state = tuple(d_init) if self.n_states == 2 else d_init[0]
+        return np.ascontiguousarray(d_tm.transpose(1, 0, 2))
+
+
+class RNN(RNNBase):
+    """Elman RNN, ``nonlinearity`` in {'tanh', 'relu', 'sigmoid'} (torch offers tanh and relu)."""
+
+    cell_class = ElmanCell
+    kind = "rnn"
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", **kw):
+        if nonlinearity not in ("tanh", "relu", "sigmoid"):
+            raise RnnlabError(f"RNN nonlinearity must be 'tanh', 'relu' or 'sigmoid', got {nonlinearity!r}.")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, num_layers, nonlinearity=nonlinearity, **kw)
+
+
+class LSTM(RNNBase):
+    cell_class = LSTMCell
+    kind = "lstm"
+
+    def initial_bias(self, n_gates):
+        b = np.zeros(n_gates * self.hidden_size, self.dtype)
+        b[self.hidden_size:2 * self.hidden_size] = 1.0  # forget-gate bias 1: remember by default
+        return b
+
+
+class GRU(RNNBase):
+    cell_class = GRUCell
+    kind = "gru"
