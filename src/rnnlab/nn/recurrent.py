@@ -48,7 +48,7 @@ class Recurrent:
             zx += b_hh
         for S, s0 in zip(ws.S, state0):
             S[0] = s0
-        w_hh_t = w_hh.T
+        w_hh_t = np.ascontiguousarray(w_hh.T)  # a contiguous right operand is ~30% faster in sgemm
         for t in range(T):
             cell.step(t, zx[t], w_hh_t, b_hh, ws)
             if mask is not None:  # S_{t+1} = S_t + m (S_{t+1} - S_t): padded rows keep their state

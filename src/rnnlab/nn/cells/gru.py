@@ -31,10 +31,10 @@ class GRUCell(Cell):
         h_prev, h, g, zh = ws.S[0][t], ws.S[0][t + 1], ws.G[t], ws.ZH[t]
         # zh = h_{t-1} W_hhᵀ + b_hh
         np.matmul(h_prev, w_hh_t, out=zh)
-        zh += b_hh
         if kernels.ENABLED:
-            kernels.gru_forward(zx_t, zh, h_prev, g, h)
+            kernels.gru_forward(zx_t, zh, b_hh, h_prev, g, h)
             return
+        zh += b_hh
         rz, n = g[:, :2 * H], g[:, 2 * H:]
         # r = σ(zx_r + zh_r), z = σ(zx_z + zh_z)
         np.add(zx_t[:, :2 * H], zh[:, :2 * H], out=rz)

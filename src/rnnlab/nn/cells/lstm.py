@@ -30,10 +30,10 @@ class LSTMCell(Cell):
         (Hs, Cs), z, tc = ws.S, ws.G[t], ws.TC[t]
         # z = x_t W_ihᵀ + b_ih + b_hh + h_{t-1} W_hhᵀ     (four gates in one product; biases are in zx_t)
         np.matmul(Hs[t], w_hh_t, out=z)
-        z += zx_t
         if kernels.ENABLED:
-            kernels.lstm_forward(z, Cs[t], Cs[t + 1], tc, Hs[t + 1])
+            kernels.lstm_forward(z, zx_t, Cs[t], Cs[t + 1], tc, Hs[t + 1])
             return
+        z += zx_t
         i, f, g, o = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
         # i = σ(z_i), f = σ(z_f), o = σ(z_o), g = tanh(z_g)     (in place: G holds the gates)
         sigmoid(z[:, :2 * H], out=z[:, :2 * H])
