@@ -79,7 +79,7 @@ class FeedbackRNN(Module):
             raise RnnlabError("FeedbackRNN: " + "; ".join(errors) + ".")
         K, H, I = self.output_size, self.hidden_size, self.input_size = int(output_size), int(hidden_size), int(input_size)
         self.nonlinearity = nonlinearity
-        self.rng = rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.rng = rng = self.make_rng(seed)
         self.add_param("weight_yy", init.glorot_uniform(rng, (K, K), self.dtype))
         self.add_param("weight_yh", init.glorot_uniform(rng, (K, H), self.dtype))
         self.add_param("bias_y", np.zeros(K, self.dtype))

@@ -1,13 +1,17 @@
 """Optional Numba kernels that fuse a cell's elementwise gate maths into one pass.
 
 They replace the elementwise lines of ``cells/lstm.py`` and ``cells/gru.py`` (whose comments carry
-the equations); the matrix products stay in NumPy/BLAS. Used automatically when Numba imports;
-``RNNLAB_NUMBA=0`` (or ``use(False)``) forces pure NumPy. The test suite runs both paths.
+the equations). ``*_sequence`` kernels also run the time loop of ``Recurrent`` for those cells
+inside Numba (the same steps, BLAS products through ``np.dot``): on small batches Python's
+per-step overhead would otherwise cost as much as the arithmetic. Used automatically when Numba
+imports; ``RNNLAB_NUMBA=0`` (or ``use(False)``) forces pure NumPy. The test suite runs both paths.
 """
 from __future__ import annotations
 
 import math
 import os
+
+import numpy as np
 
 try:
     import numba
@@ -26,6 +30,13 @@ def use(flag: bool) -> bool:
     return prev
 
 
+def mask_args(mask, like):
+    """(mask, use_mask) for the sequence kernels; a 1x1x1 stand-in keeps one compiled signature."""
+    if mask is None:
+        return np.ones((1, 1, 1), like.dtype), False
+    return mask, True
+
+
 def _jit(fn):
     # error_model="numpy": no ZeroDivisionError checks, which would stop the loops vectorising
     return numba.njit(cache=True, fastmath=True, nogil=True, error_model="numpy")(fn) if AVAILABLE else fn
@@ -40,7 +51,6 @@ def _sig(x):  # pragma: no cover - replaced by the overload below
 
 
 if AVAILABLE:
-    import numpy as np
     from numba import types
     from numba.extending import overload
 
@@ -146,3 +156,138 @@ def gru_backward(g, zh, h_prev, dh, dzx, dzh, dh_direct):
             xr[j], xz[j], xn[j] = dr, dzz, dn
             hr[j], hz[j], hnd[j] = dr, dzz, dn * r
             dd[j] = d_h * z
+
+
+# -- whole sequences: Recurrent's loop for LSTM and GRU, without Python between steps -------------
+# mask (T, B, 1) holds exact 0/1; a padded row keeps its state and passes its gradient straight back.
+#
+# The products call NumPy's own OpenBLAS through ctypes. Numba's np.dot would go through SciPy's,
+# a second thread pool: on 2 cores the two pools' spinning threads starve each other (3x slower).
+# Where NumPy's BLAS cannot be found, SEQUENCE is False and Recurrent keeps its Python loop.
+
+def _find_numpy_gemm():
+    import ctypes
+    import glob
+
+    libdir = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libdir, "libscipy_openblas64_*.so"))):
+        lib = ctypes.CDLL(path)
+        fns = []
+        for name, real in (("scipy_cblas_sgemm64_", ctypes.c_float), ("scipy_cblas_dgemm64_", ctypes.c_double)):
+            fn = getattr(lib, name, None)
+            if fn is None:
+                return None
+            i64, ptr, cint = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+            fn.argtypes = [cint, cint, cint, i64, i64, i64, real, ptr, i64, ptr, i64, real, ptr, i64]
+            fn.restype = None
+            fns.append(fn)
+        return fns
+    return None
+
+
+_GEMM = _find_numpy_gemm() if AVAILABLE else None
+SEQUENCE = _GEMM is not None
+
+
+def _gemm(a, b, c):  # pragma: no cover - replaced by the overload below
+    np.matmul(a, b, out=c)
+
+
+if SEQUENCE:
+    _sgemm, _dgemm = _GEMM
+    _ROW_MAJOR, _NO_TRANS = 101, 111
+
+    @overload(_gemm)
+    def _gemm_impl(a, b, c):
+        # c = a @ b for C-contiguous 2-D arrays
+        if a.dtype == types.float32:
+            def sgemm(a, b, c):
+                m, k = a.shape
+                n = b.shape[1]
+                _sgemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, m, n, k, np.float32(1), a.ctypes, k, b.ctypes, n,
+                       np.float32(0), c.ctypes, n)
+            return sgemm
+
+        def dgemm(a, b, c):
+            m, k = a.shape
+            n = b.shape[1]
+            _dgemm(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, m, n, k, 1.0, a.ctypes, k, b.ctypes, n, 0.0, c.ctypes, n)
+        return dgemm
+
+
+def _jit_seq(fn):
+    # not cached: the BLAS address is compiled in and changes from one process to the next
+    return numba.njit(fastmath=True, nogil=True, error_model="numpy")(fn) if SEQUENCE else fn
+
+@_jit
+def _keep_padded_rows(new, old, m):
+    for b in range(new.shape[0]):
+        if m[b, 0] == 0:
+            new[b, :] = old[b, :]
+
+
+@_jit
+def _zero_padded_rows(a, m):
+    for b in range(a.shape[0]):
+        if m[b, 0] == 0:
+            a[b, :] = 0
+
+
+@_jit
+def _add_into(out, a, b):
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = a[i, j] + b[i, j]
+
+
+@_jit_seq
+def lstm_forward_sequence(zx, w_hh_t, Hs, Cs, G, TC, mask, use_mask):
+    for t in range(zx.shape[0]):
+        _gemm(Hs[t], w_hh_t, G[t])
+        lstm_forward(G[t], zx[t], Cs[t], Cs[t + 1], TC[t], Hs[t + 1])
+        if use_mask:
+            _keep_padded_rows(Hs[t + 1], Hs[t], mask[t])
+            _keep_padded_rows(Cs[t + 1], Cs[t], mask[t])
+
+
+@_jit_seq
+def lstm_backward_sequence(dH, dh, dc, G, TC, Cs, w_hh, dZ, mask, use_mask):
+    dh_tot, dh_prev, dc_prev = np.empty_like(dh), np.empty_like(dh), np.empty_like(dc)
+    for t in range(dH.shape[0] - 1, -1, -1):
+        _add_into(dh_tot, dH[t], dh)
+        lstm_backward(G[t], TC[t], Cs[t], dh_tot, dc, dZ[t], dc_prev)
+        if use_mask:
+            _zero_padded_rows(dZ[t], mask[t])
+        _gemm(dZ[t], w_hh, dh_prev)
+        if use_mask:
+            _keep_padded_rows(dh_prev, dh_tot, mask[t])
+            _keep_padded_rows(dc_prev, dc, mask[t])
+        dh, dh_prev = dh_prev, dh
+        dc, dc_prev = dc_prev, dc
+    return dh, dc
+
+
+@_jit_seq
+def gru_forward_sequence(zx, w_hh_t, b_hh, Hs, G, ZH, mask, use_mask):
+    for t in range(zx.shape[0]):
+        _gemm(Hs[t], w_hh_t, ZH[t])
+        gru_forward(zx[t], ZH[t], b_hh, Hs[t], G[t], Hs[t + 1])
+        if use_mask:
+            _keep_padded_rows(Hs[t + 1], Hs[t], mask[t])
+
+
+@_jit_seq
+def gru_backward_sequence(dH, dh, G, ZH, Hs, w_hh, dZX, dZH, mask, use_mask):
+    dh_tot, dh_prev, direct = np.empty_like(dh), np.empty_like(dh), np.empty_like(dh)
+    for t in range(dH.shape[0] - 1, -1, -1):
+        _add_into(dh_tot, dH[t], dh)
+        gru_backward(G[t], ZH[t], Hs[t], dh_tot, dZX[t], dZH[t], direct)
+        if use_mask:
+            _zero_padded_rows(dZX[t], mask[t])
+            _zero_padded_rows(dZH[t], mask[t])
+        _gemm(dZH[t], w_hh, dh_prev)
+        dh_prev += direct
+        if use_mask:
+            _keep_padded_rows(dh_prev, dh_tot, mask[t])
+        dh, dh_prev = dh_prev, dh
+    return dh

@@ -14,8 +14,7 @@ from rnnlab.nn import init
 from rnnlab.nn.module import Module
 
 
-def _rng(seed) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+_rng = Module.make_rng
 
 
 def _check_sizes(layer: str, **sizes) -> None:

@@ -14,9 +14,23 @@ class Module:
     training: bool = True
 
     def __init__(self, dtype=np.float32):
-        self.dtype = np.dtype(dtype)
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError:
+            self.dtype = None
+        if self.dtype not in (np.float32, np.float64):
+            raise RnnlabError(f"{type(self).__name__}: dtype must be float32 or float64, got {dtype!r}.")
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+
+    @staticmethod
+    def make_rng(seed) -> np.random.Generator:
+        """A Generator from an int, None or a Generator; anything else is a clear error."""
+        if isinstance(seed, np.random.Generator):
+            return seed
+        if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
+            return np.random.default_rng(seed)
+        raise RnnlabError(f"seed must be a non-negative integer, None or a numpy Generator, got {seed!r}.")
 
     # -- parameters -------------------------------------------------------------------------
     def add_param(self, name: str, value: np.ndarray) -> np.ndarray:

@@ -48,7 +48,7 @@ class RNNBase(Module):
         self.bidirectional, self.num_directions = bool(bidirectional), 2 if bidirectional else 1
         self.dropout, self.return_sequences, self.stateful = float(dropout), return_sequences, stateful
         self.bias = bias
-        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.rng = self.make_rng(seed)
         self.cell_kwargs = cell_kwargs
         cell = self.cell_class(hidden_size, **cell_kwargs)
         self.n_states = cell.n_states
@@ -56,6 +56,7 @@ class RNNBase(Module):
                       for _ in range(self.num_layers * self.num_directions)]
         self._init_params(cell.n_gates)
         self._carry = None
+        self._cache = None
         self.grad_initial_state = None
 
     # -- parameters -------------------------------------------------------------------------
@@ -121,6 +122,7 @@ class RNNBase(Module):
         out = []
         for name, s in zip(("h0", "c0"), states):
             s = self._as_input(name, s)
+            check_finite(f"initial_state {name}", s)
             if s.shape != (LD, B, H):
                 raise RnnlabError(f"initial_state {name} expected shape (num_layers*num_directions, batch, "
                                   f"hidden) = ({LD}, {B}, {H}) but got {s.shape}.")
@@ -175,7 +177,7 @@ class RNNBase(Module):
         if not self.return_sequences:  # last output = final state of each direction of the top layer
             top = finals[0][(self.num_layers - 1) * D:]
             return np.concatenate(list(top), axis=1), state
-        return np.ascontiguousarray(inp.transpose(1, 0, 2)), state
+        return inp.transpose(1, 0, 2).copy(), state  # a copy: inp may be a view of the reused workspace
 
     __call__ = forward
 
@@ -189,6 +191,8 @@ class RNNBase(Module):
 
         ∂L/∂(initial state) is left in ``grad_initial_state`` (same layout as the state).
         """
+        if getattr(self, "_cache", None) is None:
+            raise RnnlabError(f"{type(self).__name__}.backward called before forward; call forward first.")
         B, T, mask, rev_idx = self._cache
         H, D, L = self.hidden_size, self.num_directions, self.num_layers
         d_finals = [np.zeros((L * D, B, H), self.dtype) for _ in range(self.n_states)]
@@ -200,7 +204,7 @@ class RNNBase(Module):
         if self.return_sequences:
             if d_out.shape != (B, T, D * H):
                 raise RnnlabError(f"d_out expected shape ({B}, {T}, {D * H}) but got {d_out.shape}.")
-            d_tm = np.ascontiguousarray(d_out.transpose(1, 0, 2))
+            d_tm = d_out.transpose(1, 0, 2).copy()  # never scale the caller's array in place
             if mask is not None:
                 d_tm *= mask  # padded outputs are constant zeros
         else:

@@ -39,3 +39,7 @@ class Cell:
 
     def extra_buffers(self, ws, T, B, dtype) -> None:
         """Cell-specific caches (e.g. tanh(c) for the LSTM)."""
+
+    # Optional whole-sequence Numba kernels (see kernels.py); None means Recurrent's Python loop.
+    forward_sequence = None
+    backward_sequence = None

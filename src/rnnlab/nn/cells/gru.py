@@ -26,6 +26,13 @@ class GRUCell(Cell):
     def extra_buffers(self, ws, T, B, dtype):
         ws.ZH = np.zeros((T, B, 3 * self.hidden_size), dtype)  # h_{t-1} W_hhᵀ + b_hh, kept for r's gradient
 
+    def forward_sequence(self, zx, w_hh_t, b_hh, ws, mask):
+        kernels.gru_forward_sequence(zx, w_hh_t, b_hh, ws.S[0], ws.G, ws.ZH, *kernels.mask_args(mask, zx))
+
+    def backward_sequence(self, dH, d, w_hh, ws, mask):
+        return (kernels.gru_backward_sequence(dH, d[0], ws.G, ws.ZH, ws.S[0], w_hh, ws.dZX, ws.dZH,
+                                              *kernels.mask_args(mask, dH)),)
+
     def step(self, t, zx_t, w_hh_t, b_hh, ws):
         H = self.hidden_size
         h_prev, h, g, zh = ws.S[0][t], ws.S[0][t + 1], ws.G[t], ws.ZH[t]

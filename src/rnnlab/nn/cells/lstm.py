@@ -24,6 +24,13 @@ class LSTMCell(Cell):
     def extra_buffers(self, ws, T, B, dtype):
         ws.TC = np.zeros((T, B, self.hidden_size), dtype)  # tanh(c_t), reused by backward
 
+    def forward_sequence(self, zx, w_hh_t, b_hh, ws, mask):
+        kernels.lstm_forward_sequence(zx, w_hh_t, ws.S[0], ws.S[1], ws.G, ws.TC, *kernels.mask_args(mask, zx))
+
+    def backward_sequence(self, dH, d, w_hh, ws, mask):
+        return kernels.lstm_backward_sequence(dH, d[0], d[1], ws.G, ws.TC, ws.S[1], w_hh, ws.dZX,
+                                              *kernels.mask_args(mask, dH))
+
     def step(self, t, zx_t, w_hh_t, b_hh, ws):
         """One step forward: reads h_{t-1}, c_{t-1} at index t, writes h_t, c_t at t+1."""
         H = self.hidden_size

@@ -1,0 +1,19 @@
+"""Shared fixtures: each test leaves the kernel switch as it found it; ``kernel_path`` runs both paths."""
+import pytest
+
+from rnnlab.nn import kernels
+
+
+@pytest.fixture(autouse=True)
+def _restore_kernels(monkeypatch):
+    # monkeypatch puts the saved value back at teardown, whatever kernels.use() did in between
+    monkeypatch.setattr(kernels, "ENABLED", kernels.ENABLED)
+
+
+@pytest.fixture(params=["numpy", "numba"])
+def kernel_path(request, _restore_kernels):
+    """Switch the fused kernels on ('numba') or off ('numpy') for one test; skip 'numba' without Numba."""
+    if request.param == "numba" and not kernels.AVAILABLE:
+        pytest.skip("numba is not installed")
+    kernels.use(request.param == "numba")
+    return request.param
