@@ -17,3 +17,15 @@ def kernel_path(request, _restore_kernels):
         pytest.skip("numba is not installed")
     kernels.use(request.param == "numba")
     return request.param
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_blas_thread():
+    """Tests use small matrices: one BLAS thread avoids spinning thread pools fighting over 2 cores."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(1, user_api="blas"):
+        yield

@@ -109,7 +109,7 @@ class Recurrent:
             "w_ih": dzx.T @ x.reshape(T * B, I),
             "w_hh": dzh.T @ ws.S[0][:-1].reshape(T * B, Hn),
             "b_ih": dzx.sum(0),
-            "b_hh": dzh.sum(0),
         }
+        grads["b_hh"] = grads["b_ih"] if ws.dZH is ws.dZX else dzh.sum(0)  # one sum when b_hh joins b_ih
         dx = (dzx @ w_ih).reshape(T, B, I)
         return dx, grads, d[:self.cell.n_states]

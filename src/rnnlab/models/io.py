@@ -1,0 +1,138 @@
+"""A trained model is one folder: ``config.json`` (architecture, preprocessing), ``weights.safetensors``
+and optionally ``metrics.json``. Loading never executes code: no pickle anywhere.
+
+Writes are atomic: files go to a temporary sibling folder that replaces the target only once
+everything is on disk, so a failed save leaves the previous model intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from rnnlab.errors import RnnlabError
+
+FORMAT, VERSION = "rnnlab-model", 1
+CONFIG, WEIGHTS, METRICS = "config.json", "weights.safetensors", "metrics.json"
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"cannot write {type(o).__name__} to JSON")
+
+
+def write_json_atomic(path, obj) -> None:
+    """Write JSON through a temporary file, fsync, rename: readers never see half a file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=2, default=_json_default)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(model, path, metrics: dict | None = None) -> Path:
+    """Save ``model`` to the folder ``path`` (created or replaced as a whole)."""
+    from safetensors.numpy import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp"))
+    try:
+        header = {"format": FORMAT, "version": VERSION, "kind": model.kind,
+                  "config": model.get_config(), "meta": model.meta}
+        write_json_atomic(tmp / CONFIG, header)
+        weights = {k: np.ascontiguousarray(v) for k, v in model.state_dict().items()}
+        save_file(weights, str(tmp / WEIGHTS), metadata={"format": FORMAT})
+        if metrics is not None:
+            write_json_atomic(tmp / METRICS, metrics)
+        if path.exists():  # swap in the new folder, then drop the old one
+            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old"))
+            os.replace(path, old / "m")
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RnnlabError(f"could not save the model to {path}: {e.strerror or e}.") from e
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def read_header(path) -> dict:
+    path = Path(path)
+    cfg = path / CONFIG
+    if not path.is_dir():
+        raise RnnlabError(f"{path} is not a model folder (expected a folder with {CONFIG} and {WEIGHTS}).")
+    try:
+        header = json.loads(cfg.read_text())
+    except FileNotFoundError:
+        raise RnnlabError(f"{path} has no {CONFIG}; it is not an rnnlab model folder.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RnnlabError(f"{cfg} is not valid JSON ({e}).") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise RnnlabError(f"{cfg} is not an rnnlab model config (missing \"format\": \"{FORMAT}\").")
+    if header.get("version") != VERSION:
+        raise RnnlabError(f"{cfg} has format version {header.get('version')!r}; this rnnlab reads {VERSION}.")
+    return header
+
+
+def read_weights(path) -> dict:
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    wpath = Path(path) / WEIGHTS
+    if not wpath.is_file():
+        raise RnnlabError(f"{path} has no {WEIGHTS}.")
+    try:
+        return load_file(str(wpath))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise RnnlabError(f"{wpath} is not a readable safetensors file ({e}).") from None
+
+
+def load(path):
+    """Rebuild the model saved in ``path``; its predictions equal the saved model's bit for bit."""
+    from rnnlab.models.base import REGISTRY
+
+    header = read_header(path)
+    kind = header.get("kind")
+    if kind not in REGISTRY:
+        _import_known_models()
+    if kind not in REGISTRY:
+        raise RnnlabError(f"{path}: unknown model kind {kind!r}; known kinds: {sorted(REGISTRY)}.")
+    try:
+        model = REGISTRY[kind].from_config(header.get("config") or {})
+    except (TypeError, KeyError, ValueError) as e:
+        raise RnnlabError(f"{path}/{CONFIG} does not describe a valid {kind} model ({e}).") from None
+    model.meta = header.get("meta") or {}
+    weights = read_weights(path)
+    model.load_state_dict(weights)
+    model.eval()
+    return model
+
+
+def _import_known_models() -> None:
+    """Import the modules that register model kinds (kept lazy so ``rnnlab.nn`` stays light)."""
+    import importlib
+
+    for name in ("rnnlab.models.sequential", "rnnlab.models.seq2seq", "rnnlab.models.language",
+                 "rnnlab.models.forecast"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
