@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from rnnlab.errors import RnnlabError
@@ -24,6 +25,97 @@ def cmd_demo(args) -> int:
     return run_demo(steps=args.steps, seed=args.seed)
 
 
+def _add_config_flags(parser, config_class) -> None:
+    """One flag per dataclass field (``--batch-size``), typed by its default."""
+    helps = config_class.field_help()
+    for f in dataclasses.fields(config_class):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default
+        if isinstance(default, bool):
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+                                help=helps.get(f.name))
+            continue
+        kind = type(default) if default is not None else _optional_type(f.type)
+        parser.add_argument(flag, dest=f.name, type=kind, default=default, metavar=f.name.upper(),
+                            help=(helps.get(f.name) or "") + f" (default: {default})")
+
+
+def _optional_type(annotation) -> type:
+    text = str(annotation)
+    return int if "int" in text else float if "float" in text else str
+
+
+def cmd_train(args) -> int:
+    from rnnlab.tasks import get_task, run_task
+
+    task = get_task(args.task)
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(task.Config)}
+    metrics = run_task(args.task, task.Config(**values))
+    out = values.get("out") or f"runs/{args.task}"
+    test = ", ".join(f"{k} {v:.4g}" for k, v in metrics["test"].items())
+    base = metrics["baseline"]
+    base_test = ", ".join(f"{k} {v:.4g}" for k, v in base.get("test", {}).items())
+    print(f"{args.task}: test {test}; baseline {base.get('name')}: {base_test}; "
+          f"{metrics['seconds']:.0f} s; written to {out}/")
+    return 0
+
+
+def _load_task_model(path):
+    from rnnlab.models import load
+    from rnnlab.tasks import get_task
+
+    model = load(path)
+    name = model.meta.get("task")
+    if not name:
+        raise RnnlabError(f"{path} holds a model that no task made; use it from Python with rnnlab.models.load.")
+    return model, get_task(name)
+
+
+def cmd_evaluate(args) -> int:
+    import json
+    from pathlib import Path
+
+    model, task = _load_task_model(args.dir)
+    metrics_path = Path(args.dir) / "metrics.json"
+    recorded = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    fresh = task.evaluate(model, recorded) if hasattr(task, "evaluate") else None
+    print(json.dumps({"recorded": recorded.get("test"), "baseline": recorded.get("baseline"),
+                      "re-evaluated": fresh}, indent=2))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    model, task = _load_task_model(args.dir)
+    for line in task.predict(model, args.input):
+        print(line)
+    return 0
+
+
+def cmd_generate(args) -> int:
+    model, task = _load_task_model(args.dir)
+    if not hasattr(task, "generate"):
+        raise RnnlabError(f"task {task.name!r} does not generate text; try a chargen model.")
+    print(task.generate(model, prompt=args.prompt, length=args.length, temperature=args.temperature,
+                        top_k=args.top_k, seed=args.seed))
+    return 0
+
+
+def cmd_forecast(args) -> int:
+    model, task = _load_task_model(args.dir)
+    if not hasattr(task, "forecast"):
+        raise RnnlabError(f"task {task.name!r} does not forecast; try a forecast model.")
+    for line in task.forecast(model, horizon=args.horizon):
+        print(line)
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    from rnnlab.data.datasets import format_datasets_table
+
+    print(format_datasets_table())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rnnlab", description="Recurrent networks with every equation written by hand.")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -38,13 +130,48 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--steps", type=int, default=50, help="sequence length of the adding problem")
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=cmd_demo)
+
+    t = sub.add_parser("train", help="train a task on its built-in data or on yours (--data)")
+    tsub = t.add_subparsers(dest="task", metavar="TASK")
+    from rnnlab.tasks import TASKS
+
+    for name, task in sorted(TASKS.items()):
+        tp = tsub.add_parser(name, help=task.description, description=task.description)
+        _add_config_flags(tp, task.Config)
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="show a trained task model's held-out figures")
+    e.add_argument("dir")
+    e.set_defaults(func=cmd_evaluate)
+
+    pr = sub.add_parser("predict", help="run a trained task model on an input (text or file)")
+    pr.add_argument("dir")
+    pr.add_argument("input")
+    pr.set_defaults(func=cmd_predict)
+
+    g = sub.add_parser("generate", help="sample text from a trained chargen model")
+    g.add_argument("dir")
+    g.add_argument("--prompt", default="")
+    g.add_argument("--length", type=int, default=300)
+    g.add_argument("--temperature", type=float, default=0.8)
+    g.add_argument("--top-k", dest="top_k", type=int, default=None)
+    g.add_argument("--seed", type=int, default=0)
+    g.set_defaults(func=cmd_generate)
+
+    f = sub.add_parser("forecast", help="forecast the next steps with a trained forecast model")
+    f.add_argument("dir")
+    f.add_argument("--horizon", type=int, default=10)
+    f.set_defaults(func=cmd_forecast)
+
+    ds = sub.add_parser("datasets", help="list the datasets and word vectors, whether available, how to get them")
+    ds.set_defaults(func=cmd_datasets)
     return p
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
+    if not getattr(args, "func", None) or (args.command == "train" and not args.task):
         parser.print_help()
         return 2
     try:
@@ -62,6 +189,12 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("rnnlab: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug, not bad input: still one line, with a way to see more
+        if args.debug:
+            raise
+        print(f"rnnlab: error: unexpected {type(e).__name__}: {e} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -43,28 +43,40 @@ def write_json_atomic(path, obj) -> None:
         raise
 
 
-def save(model, path, metrics: dict | None = None) -> Path:
-    """Save ``model`` to the folder ``path`` (created or replaced as a whole)."""
+def write_model_files(model, folder) -> None:
+    """Write config.json and weights.safetensors of ``model`` into an existing ``folder``."""
     from safetensors.numpy import save_file
 
+    folder = Path(folder)
+    header = {"format": FORMAT, "version": VERSION, "kind": model.kind,
+              "config": model.get_config(), "meta": model.meta}
+    write_json_atomic(folder / CONFIG, header)
+    weights = {k: np.ascontiguousarray(v) for k, v in model.state_dict().items()}
+    save_file(weights, str(folder / WEIGHTS), metadata={"format": FORMAT})
+
+
+def replace_folder(new, path) -> None:
+    """Move the finished folder ``new`` to ``path``; an existing ``path`` is swapped out, then removed."""
+    new, path = Path(new), Path(path)
+    if path.exists():
+        old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old"))
+        os.replace(path, old / "m")
+        os.replace(new, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(new, path)
+
+
+def save(model, path, metrics: dict | None = None) -> Path:
+    """Save ``model`` to the folder ``path`` (created or replaced as a whole)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp"))
     try:
-        header = {"format": FORMAT, "version": VERSION, "kind": model.kind,
-                  "config": model.get_config(), "meta": model.meta}
-        write_json_atomic(tmp / CONFIG, header)
-        weights = {k: np.ascontiguousarray(v) for k, v in model.state_dict().items()}
-        save_file(weights, str(tmp / WEIGHTS), metadata={"format": FORMAT})
+        write_model_files(model, tmp)
         if metrics is not None:
             write_json_atomic(tmp / METRICS, metrics)
-        if path.exists():  # swap in the new folder, then drop the old one
-            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old"))
-            os.replace(path, old / "m")
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        replace_folder(tmp, path)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         raise RnnlabError(f"could not save the model to {path}: {e.strerror or e}.") from e

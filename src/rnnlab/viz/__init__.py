@@ -1,0 +1,1 @@
+"""Pictures: learning curves, confusion matrices, forecasts (matplotlib, Agg backend)."""
