@@ -57,6 +57,13 @@ class _Monitor:
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch, self.wait = None, 0
 
+    def state_dict(self) -> dict:
+        """Counters a resumed run needs (``fit(resume=True)``)."""
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
+
     def check_available(self, owner: str, trainer) -> None:
         if self.monitor.startswith("val_") and not trainer.has_validation:
             raise RnnlabError(f"{owner} monitors {self.monitor!r} but fit got no validation data; "
@@ -139,6 +146,14 @@ class EarlyStopping(Callback):
         elif self._tracker.wait >= self.patience:
             self.stopped_epoch = epoch
             trainer.stop = True
+
+    def state_dict(self) -> dict:
+        return {"tracker": self._tracker.state_dict(), "stopped_epoch": self.stopped_epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Counters only: ``fit`` reloads the best weights from the checkpoint's ``best`` folder."""
+        self._tracker.load_state_dict(state["tracker"])
+        self.stopped_epoch = state["stopped_epoch"]
 
     def on_train_end(self, trainer) -> None:
         last = trainer.history[-1]["epoch"] if trainer.history else None
@@ -247,6 +262,12 @@ class ReduceLROnPlateau(Callback):
     def on_train_begin(self, trainer) -> None:
         self._tracker.check_available("ReduceLROnPlateau", trainer)
         self._tracker.reset()
+
+    def state_dict(self) -> dict:
+        return self._tracker.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self._tracker.load_state_dict(state)
 
     def on_epoch_end(self, trainer) -> None:
         value = self._tracker.value("ReduceLROnPlateau", trainer)

@@ -266,7 +266,7 @@ class Sequential(Model):
     # -- training -------------------------------------------------------------------------------
     def fit(self, X, y, epochs=10, batch_size=32, validation_data=None, validation_split=0.0, callbacks=(),
             lengths=None, shuffle=True, seed=0, clip_norm=5.0, progress=True, out_dir=None,
-            bucket_by_length=False):
+            bucket_by_length=False, **fit_options):
         """Train on (X, y); returns the ``History`` (also kept as ``history_``).
 
         Parameters
@@ -284,6 +284,9 @@ class Sequential(Model):
             Batch sequences of similar length together (needs lengths); faster on text.
         epochs, batch_size, callbacks, shuffle, seed, clip_norm, progress, out_dir
             As in ``rnnlab.models.training.fit``; ``seed`` fixes the split and the batch order.
+        **fit_options
+            Passed to ``rnnlab.models.training.fit``: ``checkpoint_dir``, ``resume``,
+            ``checkpoint_minutes``, ``checkpoint_steps``, ``max_bad_steps``.
         """
         self._require("fit", fitted=False)
         batch_size = self._batch_size(batch_size)
@@ -320,7 +323,8 @@ class Sequential(Model):
         self.history_ = training.fit(
             self, train_batches, epochs=epochs, optimizer=self.optimizer,
             valid_batches=valid_batches if valid else None, callbacks=callbacks, clip_norm=clip_norm,
-            seed=train_rng, progress=progress, out_dir=out_dir, monitor="val_loss" if valid else "loss")
+            seed=train_rng, progress=progress, out_dir=out_dir, monitor="val_loss" if valid else "loss",
+            **fit_options)
         self._fitted = True
         return self.history_
 

@@ -67,6 +67,10 @@ class Trainer:
         self.stop = False
         self.batch = self.batch_index = self.batch_loss = self.grad_norm = None
         self.batch_skipped = False
+        self.bad_streak = 0          # consecutive skipped steps
+        self.max_bad_steps = None
+        self.after_batch = None      # fit's checkpoint hook: after_batch(batch_index, partial sums)
+        self.interrupted = False     # set by SIGINT/SIGTERM: stop at the next batch boundary
 
     def call(self, hook: str) -> None:
         for cb in self.callbacks:
@@ -89,22 +93,40 @@ class Trainer:
         self.step += 1
         return True
 
-    def train_epoch(self, batches, bar_kw: dict) -> dict:
-        """Run every batch of one epoch; returns the training part of the epoch's row."""
+    def train_epoch(self, batches, bar_kw: dict, start: int = 0, partial: dict | None = None) -> dict:
+        """Run the batches of one epoch from index ``start`` (a resumed epoch skips the ones done
+        before, whose sums come in ``partial``); returns the training part of the epoch's row."""
         total = len(batches) if hasattr(batches, "__len__") else None
-        losses, norms, skipped = [], [], 0
-        with tqdm(batches, total=total, unit="batch", **bar_kw) as bar:
+        partial = partial or {}
+        losses, norms = list(partial.get("losses", [])), list(partial.get("norms", []))
+        skipped = int(partial.get("skipped", 0))
+        with tqdm(batches, total=total, unit="batch", initial=0, **bar_kw) as bar:
             for i, batch in enumerate(bar):
+                if i < start:
+                    continue
                 self.batch_index = i
                 self.batch_skipped = not self.train_step(batch)
                 if self.batch_skipped:
                     skipped += 1
+                    self.bad_streak += 1
+                    if self.max_bad_steps and self.bad_streak >= self.max_bad_steps:
+                        raise RnnlabError(
+                            f"training stopped: {self.bad_streak} consecutive steps had a non-finite "
+                            f"{'loss' if not math.isfinite(self.batch_loss) else 'gradient'}, so the "
+                            f"weights are those of the last good step. Likely cause: a learning rate too "
+                            f"high (lr={self.optimizer.lr:g}) or inputs far from unit scale; lower the "
+                            "learning rate or standardise the inputs.")
                 else:
+                    self.bad_streak = 0
                     losses.append(self.batch_loss)
                     norms.append(self.grad_norm)
                     bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4g}", refresh=False)
                 self.call("on_batch_end")
-        if not losses and not skipped:
+                if self.after_batch is not None:
+                    self.after_batch(i, {"losses": losses, "norms": norms, "skipped": skipped})
+                if self.interrupted:
+                    break
+        if not losses and not skipped and not self.interrupted:
             raise RnnlabError(f"train_batches yielded no batch in epoch {self.epoch + 1}; "
                               "check that the training data is not empty and the batch size.")
         if skipped:
@@ -158,7 +180,8 @@ def _check_args(model, train_batches, epochs, optimizer, valid_batches, callback
 
 
 def fit(model, train_batches, *, epochs, optimizer, valid_batches=None, callbacks=(), clip_norm=5.0,
-        seed=0, progress=True, out_dir=None, monitor="val_loss") -> History:
+        seed=0, progress=True, out_dir=None, monitor="val_loss", checkpoint_dir=None, resume=False,
+        checkpoint_minutes=None, checkpoint_steps=None, max_bad_steps=20) -> History:
     """Train ``model`` for ``epochs`` epochs and return the per-epoch ``History``.
 
     Parameters
@@ -191,6 +214,16 @@ def fit(model, train_batches, *, epochs, optimizer, valid_batches=None, callback
         Key that marks the best epoch (row key ``"<monitor>_best"``); falls back to ``"loss"`` when a
         ``val_`` key is asked for without validation. Higher is better for keys containing
         ``"acc"`` (Keras' ``mode="auto"``), lower for the rest.
+    checkpoint_dir : path or None
+        Write ``checkpoint_dir/last`` (weights, optimiser, generators, position; see
+        ``rnnlab.models.checkpoint``) at the end of every epoch, every ``checkpoint_minutes`` and
+        every ``checkpoint_steps`` batches, and ``checkpoint_dir/best`` (a model folder) when the
+        monitor improves. SIGINT/SIGTERM then stop at the next batch boundary after a checkpoint.
+    resume : bool
+        Continue from ``checkpoint_dir/last`` if it exists: the result is bit for bit the one an
+        uninterrupted run with the same seed gives.
+    max_bad_steps : int or None, default 20
+        Stop with a clear error after this many consecutive non-finite steps.
 
     Returns
     -------
@@ -209,16 +242,67 @@ def fit(model, train_batches, *, epochs, optimizer, valid_batches=None, callback
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(model, optimizer, callbacks, clip_norm, int(epochs), valid_batches is not None)
-    best = None
+    trainer.max_bad_steps = max_bad_steps
+    best, start_epoch, start_batch, partial = None, 0, 0, None
+    base_lr = float(optimizer.lr)
+    ckpt = _Checkpointer(checkpoint_dir, checkpoint_minutes, checkpoint_steps) if checkpoint_dir else None
+    resumed = ckpt.resume_state(model, optimizer) if ckpt is not None and resume else None
+    if resumed is not None:
+        base_lr = resumed["base_lr"]
+        optimizer.lr = base_lr  # schedules read their base rate in on_train_begin
     trainer.call("on_train_begin")
-    for epoch in range(int(epochs)):
+    if resumed is not None:
+        optimizer.lr = resumed["lr"]
+        start_epoch, start_batch, partial = resumed["epoch"], resumed["batch"], resumed["partial"]
+        trainer.step, best = resumed["step"], resumed["best"]
+        trainer.history.extend(resumed["history"])
+        rng.bit_generator.state = resumed["epoch_rng"]
+        for cb, st in zip(callbacks, resumed.get("callbacks", [])):
+            if st is not None and hasattr(cb, "load_state_dict"):
+                cb.load_state_dict(st)
+            if getattr(cb, "restore_best_weights", False) and (ckpt.root / "best").is_dir():
+                from rnnlab.models.io import read_weights
+
+                cb.best_weights = read_weights(ckpt.root / "best")
+    with _stop_on_signals(trainer, enabled=ckpt is not None):
+        history = _run_epochs(model, trainer, train_batches, valid_batches, rng, epochs, start_epoch,
+                              start_batch, partial, progress, monitor, higher_is_better, best, base_lr,
+                              ckpt, out_dir, callbacks)
+    return history
+
+
+def _run_epochs(model, trainer, train_batches, valid_batches, rng, epochs, start_epoch, start_batch,
+                partial, progress, monitor, higher_is_better, best, base_lr, ckpt, out_dir, callbacks):
+    optimizer = trainer.optimizer
+
+    def state(epoch, batch, epoch_rng, partial_sums):
+        return {"epoch": epoch, "batch": batch, "epoch_rng": epoch_rng, "partial": partial_sums,
+                "step": trainer.step, "best": best, "base_lr": base_lr, "lr": float(optimizer.lr),
+                "history": [dict(r) for r in trainer.history],
+                "callbacks": [cb.state_dict() if hasattr(cb, "state_dict") else None for cb in callbacks]}
+
+    for epoch in range(start_epoch, int(epochs)):
         trainer.epoch = epoch
         model.train()
         trainer.call("on_epoch_begin")
+        if epoch == start_epoch and partial is not None:
+            optimizer.lr = partial.get("lr", optimizer.lr)  # the schedule already ran for this epoch
         t0 = time.perf_counter()
         bar_kw = {"desc": f"epoch {epoch + 1}/{epochs}", "disable": None if progress else True,
                   "leave": True, "dynamic_ncols": True}
-        row = {"epoch": epoch + 1, **trainer.train_epoch(train_batches(rng), bar_kw)}
+        epoch_rng = rng.bit_generator.state
+        batches = train_batches(rng)
+        if ckpt is not None:
+            trainer.after_batch = lambda i, sums: ckpt.maybe(
+                model, optimizer, lambda: state(epoch, i + 1, epoch_rng, dict(sums, lr=float(optimizer.lr))),
+                force=trainer.interrupted)
+        first = start_batch if epoch == start_epoch else 0
+        row = {"epoch": epoch + 1, **trainer.train_epoch(batches, bar_kw, first,
+                                                        partial if epoch == start_epoch else None)}
+        if trainer.interrupted:
+            warnings.warn(f"training interrupted in epoch {epoch + 1}; the checkpoint in {ckpt.root} "
+                          "resumes it (resume=True).", RuntimeWarning, stacklevel=3)
+            return trainer.history
         row["lr"] = float(optimizer.lr)
         if valid_batches is not None:
             model.eval()
@@ -237,6 +321,10 @@ def fit(model, train_batches, *, epochs, optimizer, valid_batches=None, callback
         trainer.call("on_epoch_end")
         if out_dir is not None:
             _write_outputs(trainer, out_dir, row if improved else None)
+        if ckpt is not None:
+            if improved:
+                ckpt.save_best(model, row)
+            ckpt.save(model, optimizer, state(epoch + 1, 0, rng.bit_generator.state, None))
         if trainer.stop:
             break
     trainer.call("on_train_end")
@@ -253,3 +341,63 @@ def _write_outputs(trainer, out_dir: Path, best_row) -> None:
         from rnnlab.models.io import save
 
         save(trainer.model, out_dir / "best", metrics=best_row)
+
+
+class _Checkpointer:
+    """When and where ``fit`` writes checkpoints (see ``rnnlab.models.checkpoint``)."""
+
+    def __init__(self, root, minutes, steps):
+        self.root = Path(root)
+        self.minutes, self.steps = minutes, steps
+        self.last_time = time.monotonic()
+        self.batches = 0
+
+    def resume_state(self, model, optimizer):
+        from rnnlab.models.checkpoint import load_checkpoint
+
+        last = self.root / "last"
+        return load_checkpoint(last, model, optimizer) if last.is_dir() else None
+
+    def save(self, model, optimizer, state) -> None:
+        from rnnlab.models.checkpoint import save_checkpoint
+
+        save_checkpoint(self.root / "last", model, optimizer, state)
+        self.last_time = time.monotonic()
+
+    def save_best(self, model, row) -> None:
+        from rnnlab.models.io import save
+
+        save(model, self.root / "best", metrics=row)
+
+    def maybe(self, model, optimizer, make_state, force=False) -> None:
+        self.batches += 1
+        due = force or (self.steps and self.batches % self.steps == 0) or (
+            self.minutes and time.monotonic() - self.last_time >= 60 * self.minutes)
+        if due:
+            self.save(model, optimizer, make_state())
+
+
+class _stop_on_signals:
+    """SIGINT/SIGTERM set ``trainer.interrupted``: the loop checkpoints and stops at the next batch."""
+
+    def __init__(self, trainer, enabled: bool):
+        self.trainer, self.enabled, self.old = trainer, enabled, {}
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if self.enabled and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.trainer.interrupted = True
+
+    def __exit__(self, *exc):
+        import signal
+
+        for sig, handler in self.old.items():
+            signal.signal(sig, handler)
+        return False

@@ -1,0 +1,136 @@
+"""Checkpoints: a run killed at any moment resumes to the very weights of an uninterrupted run."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from rnnlab.errors import RnnlabError
+from rnnlab.models import training
+from rnnlab.nn.optim import Adam
+
+SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from safetensors.numpy import save_file
+    from rnnlab import nn
+    from rnnlab.models import Sequential
+
+    ckpt, out, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((192, 12, 3)).astype(np.float32)
+    y = (X[:, :, 0].sum(1) > 0).astype(np.int64)
+    # dropout between layers and before the head: resuming must restore the generators too
+    model = Sequential([nn.GRU(3, 16, num_layers=2, dropout=0.2, return_sequences=False, seed=1),
+                        nn.Dropout(0.3, seed=2), nn.Dense(16, 2, seed=3)])
+    model.compile("cross_entropy", "adam", lr=1e-2)
+    model.fit(X, y, epochs=epochs, batch_size=16, validation_split=0.25, seed=4, progress=False,
+              checkpoint_dir=ckpt, resume=True, checkpoint_steps=1)
+    save_file(model.state_dict(), out)
+""")
+
+
+def _run(tmp_path, ckpt, out, epochs=6, kill_after=None, sig=signal.SIGKILL):
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", RNNLAB_NUMBA=os.environ.get("RNNLAB_NUMBA", "1"))
+    proc = subprocess.Popen([sys.executable, str(script), str(ckpt), str(out), str(epochs)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if kill_after is None:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()[-2000:]
+        return proc.returncode
+    # the kill lands a random time after the first checkpoint (import and JIT take a variable while)
+    first = ckpt / "last" / "state.json"
+    while not first.is_file() and proc.poll() is None:
+        time.sleep(0.01)
+    deadline = time.monotonic() + kill_after
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    proc.communicate(timeout=300)
+    return proc.returncode
+
+
+def _weights(path):
+    from safetensors.numpy import load_file
+
+    return load_file(str(path))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("reference")
+    _run(tmp, tmp / "ckpt", tmp / "final.safetensors")
+    return _weights(tmp / "final.safetensors")
+
+
+@pytest.mark.slow
+def test_sigkill_at_a_random_moment_then_resume_gives_identical_weights(tmp_path, reference):
+    # training takes a few seconds after the first checkpoint; the kill may land anywhere in it
+    kill_after = float(np.random.default_rng().uniform(0.0, 2.0))
+    rc = _run(tmp_path, tmp_path / "ckpt", tmp_path / "final.safetensors", kill_after=kill_after)
+    if rc == 0:
+        pytest.skip(f"the run finished before the kill at {kill_after:.1f} s; nothing to resume")
+    assert (tmp_path / "ckpt" / "last" / "state.json").is_file(), f"no checkpoint after {kill_after:.1f} s"
+    _run(tmp_path, tmp_path / "ckpt", tmp_path / "final.safetensors")
+    resumed = _weights(tmp_path / "final.safetensors")
+    assert sorted(resumed) == sorted(reference)
+    for k in reference:
+        np.testing.assert_array_equal(resumed[k], reference[k], err_msg=f"{k} after kill at {kill_after:.1f} s")
+
+
+@pytest.mark.slow
+def test_sigterm_stops_cleanly_with_a_checkpoint_that_resumes_exactly(tmp_path, reference):
+    rc = _run(tmp_path, tmp_path / "ckpt", tmp_path / "final.safetensors", kill_after=0.5, sig=signal.SIGTERM)
+    assert rc == 0  # a clean stop, not a kill
+    assert (tmp_path / "ckpt" / "last" / "state.json").is_file()
+    _run(tmp_path, tmp_path / "ckpt", tmp_path / "final.safetensors")
+    resumed = _weights(tmp_path / "final.safetensors")
+    for k in reference:
+        np.testing.assert_array_equal(resumed[k], reference[k])
+
+
+def test_consecutive_non_finite_steps_stop_with_advice_and_keep_the_weights(quadratic, batches_of_ones):
+    model = quadratic([1.0, 2.0], nan_steps=range(2, 100))
+    opt = Adam(lr=0.1)
+    with pytest.raises(RnnlabError, match="learning rate"):
+        training.fit(model, batches_of_ones(5), epochs=3, optimizer=opt, progress=False, max_bad_steps=4)
+    w_after_two_steps = model.params["q.w"].copy()
+    ref = quadratic([1.0, 2.0])
+    training.fit(ref, batches_of_ones(2), epochs=1, optimizer=Adam(lr=0.1), progress=False)
+    np.testing.assert_array_equal(w_after_two_steps, ref.params["q.w"])
+
+
+def test_a_damaged_checkpoint_is_a_clear_error(tmp_path, quadratic, batches_of_ones):
+    model = quadratic([1.0])
+    training.fit(model, batches_of_ones(2), epochs=1, optimizer=Adam(lr=0.1), progress=False,
+                 checkpoint_dir=tmp_path)
+    (tmp_path / "last" / "state.json").write_text('{"epoch": 1, ')
+    with pytest.raises(RnnlabError, match="state.json"):
+        training.fit(quadratic([1.0]), batches_of_ones(2), epochs=2, optimizer=Adam(lr=0.1), progress=False,
+                     checkpoint_dir=tmp_path, resume=True)
+
+
+def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, quadratic, batches_of_ones, monkeypatch):
+    from rnnlab.models import checkpoint
+
+    model = quadratic([1.0])
+    training.fit(model, batches_of_ones(2), epochs=1, optimizer=Adam(lr=0.1), progress=False,
+                 checkpoint_dir=tmp_path)
+    before = (tmp_path / "last" / "state.json").read_text()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint, "write_json_atomic", full_disk)
+    with pytest.raises(RnnlabError, match="No space left"):
+        training.fit(model, batches_of_ones(2), epochs=2, optimizer=Adam(lr=0.1), progress=False,
+                     checkpoint_dir=tmp_path, resume=True)
+    assert (tmp_path / "last" / "state.json").read_text() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary folders left behind"
