@@ -109,6 +109,49 @@ def cmd_forecast(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from rnnlab.torch.onnx_export import export_onnx
+
+    print(f"wrote {export_onnx(args.dir, args.onnx)}")
+    return 0
+
+
+def _csv_list(text: str, kind=str) -> list:
+    try:
+        return [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise RnnlabError(f"expected a comma-separated list of {kind.__name__} values, got {text!r}.") from None
+
+
+def cmd_gradflow(args) -> int:
+    from rnnlab.viz.gradient_flow import format_summary, run_gradflow
+
+    res = run_gradflow(cells=_csv_list(args.cells), steps=args.steps, task=args.task, out=args.out,
+                       seed=args.seed, train_steps=args.train_steps)
+    print(format_summary(res["summary"]))
+    print(f"written to {args.out}/ (gradflow.png, gradflow.csv)")
+    return 0
+
+
+def cmd_memory(args) -> int:
+    from rnnlab.viz.memory import format_table, run_memory
+
+    res = run_memory(cells=_csv_list(args.cells), lengths=_csv_list(args.lengths, int),
+                     tasks=_csv_list(args.tasks), out=args.out, seed=args.seed, budget=args.budget,
+                     progress=args.progress)
+    print(format_table(res["rows"]))
+    print(f"written to {args.out}/ (memory.png, memory.csv)")
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from rnnlab.viz.recordings import run_inspect
+
+    run_inspect(args.dir, args.input, out=args.out)
+    print(f"written to {args.out}/")
+    return 0
+
+
 def cmd_datasets(args) -> int:
     from rnnlab.data.datasets import format_datasets_table
 
@@ -162,6 +205,36 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("dir")
     f.add_argument("--horizon", type=int, default=10)
     f.set_defaults(func=cmd_forecast)
+
+    x = sub.add_parser("export", help="export a saved model to ONNX (LSTM/GRU/RNN operators, dynamic batch and length)")
+    x.add_argument("dir")
+    x.add_argument("--onnx", required=True, metavar="FILE", help="where to write the .onnx graph")
+    x.set_defaults(func=cmd_export)
+
+    gf = sub.add_parser("gradflow", help="norm of dLoss/dh_t over time per cell: vanishing gradients, measured")
+    gf.add_argument("--cells", default="rnn,lstm,gru")
+    gf.add_argument("--steps", type=int, default=100)
+    gf.add_argument("--task", choices=["adding", "copy"], default="adding")
+    gf.add_argument("--train-steps", dest="train_steps", type=int, default=600)
+    gf.add_argument("--seed", type=int, default=0)
+    gf.add_argument("--out", default="runs/gradflow")
+    gf.set_defaults(func=cmd_gradflow)
+
+    mm = sub.add_parser("memory", help="long-term dependency benchmark: error against sequence length per cell")
+    mm.add_argument("--cells", default="rnn,lstm,gru,feedback")
+    mm.add_argument("--lengths", default="10,20,40,80")
+    mm.add_argument("--tasks", default="adding,copy")
+    mm.add_argument("--budget", type=int, default=600, help="Adam steps per cell, task and length")
+    mm.add_argument("--seed", type=int, default=0)
+    mm.add_argument("--out", default="runs/memory")
+    mm.add_argument("--progress", action="store_true")
+    mm.set_defaults(func=cmd_memory)
+
+    ins = sub.add_parser("inspect", help="hidden-state recordings, gates, PCA trajectory and saliency of a model")
+    ins.add_argument("dir")
+    ins.add_argument("input", help="text (or .txt, one per line) for text models; .npy or .ts for series models")
+    ins.add_argument("--out", default="runs/inspect")
+    ins.set_defaults(func=cmd_inspect)
 
     ds = sub.add_parser("datasets", help="list the datasets and word vectors, whether available, how to get them")
     ds.set_defaults(func=cmd_datasets)
