@@ -9,9 +9,10 @@ import numpy as np
 
 from rnnlab import nn
 from rnnlab.errors import RnnlabError
+from rnnlab.nn.pooling import MaskedPool
 
 LAYERS = {"Embedding": nn.Embedding, "Dense": nn.Dense, "Dropout": nn.Dropout, "RNN": nn.RNN,
-          "LSTM": nn.LSTM, "GRU": nn.GRU, "FeedbackRNN": nn.FeedbackRNN}
+          "LSTM": nn.LSTM, "GRU": nn.GRU, "FeedbackRNN": nn.FeedbackRNN, "MaskedPool": MaskedPool}
 
 
 def layer_config(layer) -> dict:
@@ -26,6 +27,8 @@ def layer_config(layer) -> dict:
         args = {"in_features": layer.in_features, "out_features": layer.out_features, "bias": layer.use_bias}
     elif isinstance(layer, nn.Dropout):
         args = {"p": layer.p}
+    elif isinstance(layer, MaskedPool):
+        args = {"mode": layer.mode}
     elif isinstance(layer, nn.FeedbackRNN):
         args = {"output_size": layer.output_size, "hidden_size": layer.hidden_size,
                 "input_size": layer.input_size, "nonlinearity": layer.nonlinearity}
@@ -65,6 +68,8 @@ def layer_label(layer) -> str:
         return f"Dense({layer.in_features}→{layer.out_features})"
     if isinstance(layer, nn.Dropout):
         return f"Dropout(p={layer.p:g})"
+    if isinstance(layer, MaskedPool):
+        return f"MaskedPool({layer.mode})"
     if isinstance(layer, nn.FeedbackRNN):
         return f"FeedbackRNN({layer.output_size}, hidden={layer.hidden_size})"
     extras = [f"{layer.num_layers} layers"] if layer.num_layers > 1 else []

@@ -22,6 +22,7 @@ from rnnlab.errors import NotFittedError, RnnlabError
 from rnnlab.models import arrays, training
 from rnnlab.models.base import Model, register
 from rnnlab.models.layer_config import layer_config, layer_from_config, layer_label
+from rnnlab.nn.pooling import MaskedPool
 
 LOSSES = {"mse": nn.MSELoss, "bce": nn.BCEWithLogitsLoss, "cross_entropy": nn.CrossEntropyLoss}
 OPTIMIZERS = {"sgd": nn.SGD, "rmsprop": nn.RMSprop, "adam": nn.Adam, "adamw": nn.AdamW}
@@ -41,14 +42,16 @@ def _name_of(obj, table: dict):
 
 @register
 class Sequential(Model):
-    """A linear stack of ``Embedding``, ``Dense``, ``Dropout``, ``RNN``/``LSTM``/``GRU`` and ``FeedbackRNN``.
+    """A linear stack of ``Embedding``, ``Dense``, ``Dropout``, ``RNN``/``LSTM``/``GRU``, ``FeedbackRNN``
+    and ``MaskedPool``.
 
     Parameters
     ----------
     layers : list of rnnlab.nn modules
         Applied in order. An ``Embedding`` may only come first; recurrent layers need sequences, so
         only the last of them may have ``return_sequences=False``; ``Dense`` works per step on
-        sequences. Sizes must chain (checked here, all problems reported at once).
+        sequences; ``MaskedPool`` turns each sequence into one vector over its valid steps. Sizes
+        must chain (checked here, all problems reported at once).
 
     Attributes
     ----------
@@ -79,7 +82,7 @@ class Sequential(Model):
     def _check_chain(self) -> list[tuple]:
         """Check that sizes chain; returns each layer's output shape, e.g. ("B", "T", 64)."""
         problems, shapes = [], []
-        supported = (nn.Embedding, nn.Dense, nn.Dropout, nn.RNNBase, nn.FeedbackRNN)
+        supported = (nn.Embedding, nn.Dense, nn.Dropout, nn.RNNBase, nn.FeedbackRNN, MaskedPool)
         # the input size is the first one a layer asks for (None for ids: the embedding sets it)
         feat = next((n for n, _ in map(self._sizes, self.layers) if n is not None), None)
         feat = None if isinstance(self.layers[0], nn.Embedding) else feat
@@ -87,15 +90,15 @@ class Sequential(Model):
         for i, layer in enumerate(self.layers):
             name = f"layer {i} ({type(layer).__name__})"
             if not isinstance(layer, supported):
-                problems.append(f"{name} is not supported; use Embedding, Dense, Dropout, RNN, LSTM, GRU "
-                                "or FeedbackRNN")
+                problems.append(f"{name} is not supported; use Embedding, Dense, Dropout, RNN, LSTM, GRU, "
+                                "FeedbackRNN or MaskedPool")
                 continue
             if sum(layer is other for other in self.layers) > 1:
                 problems.append(f"{name} appears more than once; create one layer object per position")
             n_in, n_out = self._sizes(layer)
             if isinstance(layer, nn.Embedding) and i > 0:
                 problems.append(f"{name} must be the first layer (it reads integer ids)")
-            if isinstance(layer, (nn.RNNBase, nn.FeedbackRNN)) and not seq:
+            if isinstance(layer, (nn.RNNBase, nn.FeedbackRNN, MaskedPool)) and not seq:
                 problems.append(f"{name} needs sequences but layer {flat_at} returns one vector per "
                                 "sequence; set return_sequences=True on it")
             if isinstance(layer, nn.RNNBase) and layer.stateful:
@@ -108,6 +111,9 @@ class Sequential(Model):
                 problems.append(f"{name} expects {n_in} input features but the previous layer gives {feat}")
             feat = n_out if n_out is not None else feat
             if isinstance(layer, nn.RNNBase) and not layer.return_sequences:
+                seq, flat_at = False, i
+            if isinstance(layer, MaskedPool) and seq:
+                feat = None if feat is None else layer.output_size(feat)
                 seq, flat_at = False, i
             shapes.append(("B", "T", feat) if seq else ("B", feat))
         if not problems and feat is None:
@@ -185,6 +191,8 @@ class Sequential(Model):
         for layer in self.layers:
             if isinstance(layer, (nn.RNNBase, nn.FeedbackRNN)):
                 h, _ = layer.forward(h, lengths=lengths)
+            elif isinstance(layer, MaskedPool):  # pools over each sequence's valid steps only
+                h = layer.forward(h, lengths)
             else:
                 h = layer.forward(h)
         return h
