@@ -1,4 +1,5 @@
 """Checkpoints: a run killed at any moment resumes to the very weights of an uninterrupted run."""
+import json
 import os
 import signal
 import subprocess
@@ -34,7 +35,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def _run(tmp_path, ckpt, out, epochs=6, kill_after=None, sig=signal.SIGKILL):
+def _run(tmp_path, ckpt, out, epochs=12, kill_after=None, sig=signal.SIGKILL):
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", RNNLAB_NUMBA=os.environ.get("RNNLAB_NUMBA", "1"))
@@ -73,7 +74,7 @@ def reference(tmp_path_factory):
 @pytest.mark.slow
 def test_sigkill_at_a_random_moment_then_resume_gives_identical_weights(tmp_path, reference):
     # training takes a few seconds after the first checkpoint; the kill may land anywhere in it
-    kill_after = float(np.random.default_rng().uniform(0.0, 2.0))
+    kill_after = float(np.random.default_rng().uniform(0.0, 0.8))
     rc = _run(tmp_path, tmp_path / "ckpt", tmp_path / "final.safetensors", kill_after=kill_after)
     if rc == 0:
         pytest.skip(f"the run finished before the kill at {kill_after:.1f} s; nothing to resume")
@@ -87,9 +88,11 @@ def test_sigkill_at_a_random_moment_then_resume_gives_identical_weights(tmp_path
 
 @pytest.mark.slow
 def test_sigterm_stops_cleanly_with_a_checkpoint_that_resumes_exactly(tmp_path, reference):
-    rc = _run(tmp_path, tmp_path / "ckpt", tmp_path / "final.safetensors", kill_after=0.5, sig=signal.SIGTERM)
+    # SIGTERM right after the first checkpoint (batch 1 of 12 epochs), long before training ends
+    rc = _run(tmp_path, tmp_path / "ckpt", tmp_path / "final.safetensors", kill_after=0.02, sig=signal.SIGTERM)
     assert rc == 0  # a clean stop, not a kill
-    assert (tmp_path / "ckpt" / "last" / "state.json").is_file()
+    state = json.loads((tmp_path / "ckpt" / "last" / "state.json").read_text())
+    assert (state["epoch"], state["batch"]) != (12, 0), "the run was not interrupted"
     _run(tmp_path, tmp_path / "ckpt", tmp_path / "final.safetensors")
     resumed = _weights(tmp_path / "final.safetensors")
     for k in reference:

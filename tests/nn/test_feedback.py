@@ -83,6 +83,49 @@ def test_backward_matches_finite_differences_single_step():
         assert rel_error(a, numerical_grad(loss, arr)) < 1e-6, name
 
 
+def test_recurrent_dropout_backward_matches_finite_differences(kernel_path):
+    net = make_net("tanh", 2)
+    net.recurrent_dropout = 0.4
+    y, x, y0, h0 = make_data(3, 4, 2)
+    c_y = np.random.default_rng(7).standard_normal(y.shape)
+
+    def loss():
+        net.rng = np.random.default_rng(5)  # the same mask on every call
+        return float(np.sum(c_y * net.forward(y, x, [4, 2, 3], (y0, h0))[0]))
+
+    loss()
+    assert net.h_mask.shape == (3, H) and set(np.unique(net.h_mask)) <= {0.0, 1 / 0.6}
+    dy = net.backward(c_y)
+    analytic = {"y": dy, "x": net.grad_x, "h0": net.grad_initial_state[1],
+                **{k: g.copy() for k, g in net.grads.items()}}
+    for name, arr in {"y": y, "x": x, "h0": h0, **net.params}.items():
+        assert rel_error(analytic[name], numerical_grad(loss, arr)) < 1e-6, name
+
+
+def test_recurrent_dropout_masks_h_in_the_state_update_only():
+    net = make_net("tanh", 0)
+    net.recurrent_dropout = 0.5
+    y, _, y0, h0 = make_data(2, 5, 0)
+    y_hat, h_n = net.forward(y, initial_state=(y0, h0))
+    p, m = net.params, net.h_mask
+    y_prev, h = y0, h0
+    for t in range(5):
+        np.testing.assert_allclose(y_hat[:, t], predict(net, y_prev, h), rtol=1e-12)  # ŷ sees h whole
+        # h_t = tanh(W_hy y_t + W_hh (h_{t-1} ⊙ m_h) + b_h)
+        h = np.tanh(y[:, t] @ p["weight_hy"].T + (h * m) @ p["weight_hh"].T + p["bias_h"])
+        y_prev = y[:, t]
+    np.testing.assert_allclose(h_n, h, rtol=1e-12)
+
+
+def test_recurrent_dropout_is_off_at_inference():
+    net, plain = make_net("tanh", 0), make_net("tanh", 0)
+    net.recurrent_dropout = 0.5
+    y = make_data(2, 5, 0)[0]
+    net.eval()
+    np.testing.assert_array_equal(net.forward(y)[0], plain.forward(y)[0])
+    assert net.h_mask is None
+
+
 @pytest.mark.parametrize("nl", ["tanh", "relu"])
 @pytest.mark.parametrize("use_lengths", [False, True], ids=["full", "lengths"])
 def test_forward_and_grads_match_torch(nl, use_lengths):
@@ -241,6 +284,7 @@ def _bad_calls():
         ("output_size", lambda: FeedbackRNN(0, 3)),
         ("input_size", lambda: FeedbackRNN(2, 3, input_size=-1)),
         ("nonlinearity", lambda: FeedbackRNN(2, 3, nonlinearity="gelu")),
+        (r"recurrent_dropout must be a probability in \[0, 1\)", lambda: FeedbackRNN(2, 3, recurrent_dropout=1.0)),
         (r"y \(batch, time, 2\)", lambda: net.forward(np.zeros((2, 5)))),
         (r"y \(batch, time, 2\)", lambda: net.forward(np.zeros((2, 5, 3)))),
         ("y contains NaN", lambda: net.forward(nan_y)),

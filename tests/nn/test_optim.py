@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from rnnlab.errors import RnnlabError
-from rnnlab.nn.optim import SGD, Adam, AdamW, RMSprop, clip_grad_norm
+from rnnlab.nn.optim import SGD, Adam, AdamW, RMSprop, apply_max_norm, clip_grad_norm
 
 SHAPES = {"0.weight_ih_l0": (6, 3), "0.bias_ih_l0": (6,), "1.weight": (2, 4)}
 
@@ -192,3 +192,53 @@ def test_clip_grad_norm_leaves_non_finite_gradients_alone():
 def test_clip_grad_norm_rejects_bad_max_norm(max_norm):
     with pytest.raises(RnnlabError, match="max_norm must be a positive finite number"):
         clip_grad_norm({}, max_norm)
+
+
+# -- max-norm ---------------------------------------------------------------------------------------------
+def _recurrent_params(rng):
+    return {"0.weight_hh_l0": rng.standard_normal((8, 2)) * 2, "0.weight_hh_l0_reverse": rng.standard_normal((8, 2)),
+            "0.weight_ih_l0": rng.standard_normal((8, 3)) * 5, "0.bias_hh_l0": rng.standard_normal(8) * 5}
+
+
+def test_max_norm_bounds_each_row_of_matching_parameters_and_nothing_else():
+    params = _recurrent_params(np.random.default_rng(11))
+    before = {k: v.copy() for k, v in params.items()}
+    assert apply_max_norm(params, 1.5) == ["0.weight_hh_l0", "0.weight_hh_l0_reverse"]
+    for k in ("0.weight_hh_l0", "0.weight_hh_l0_reverse"):
+        old, norms = np.linalg.norm(before[k], axis=1), np.linalg.norm(params[k], axis=1)
+        assert np.all(norms <= 1.5 + 1e-12)
+        np.testing.assert_allclose(norms[old > 1.5], 1.5, rtol=1e-12)              # projected onto the sphere
+        np.testing.assert_array_equal(params[k][old <= 1.5], before[k][old <= 1.5])  # inside: untouched
+        np.testing.assert_allclose(params[k] / np.linalg.norm(params[k], axis=1, keepdims=True),
+                                   before[k] / old[:, None], rtol=1e-12)            # directions kept
+    for k in ("0.weight_ih_l0", "0.bias_hh_l0"):
+        np.testing.assert_array_equal(params[k], before[k])
+
+
+def test_max_norm_pattern_selects_other_parameters():
+    params = _recurrent_params(np.random.default_rng(12))
+    assert apply_max_norm(params, 1.0, pattern="*weight_ih*") == ["0.weight_ih_l0"]
+    assert np.linalg.norm(params["0.weight_ih_l0"], axis=1).max() <= 1.0 + 1e-12
+    assert apply_max_norm(params, 1.0, pattern="*bias*") == ["0.bias_hh_l0"]  # a vector is one row
+    assert np.linalg.norm(params["0.bias_hh_l0"]) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("make", [lambda c: SGD(0.1, max_norm_recurrent=c), lambda c: AdamW(0.1, max_norm_recurrent=c)],
+                         ids=["sgd", "adamw"])
+def test_optimizer_max_norm_recurrent_projects_after_each_step(make):
+    rng = np.random.default_rng(13)
+    params, grads = _recurrent_params(rng), {k: rng.standard_normal(v.shape) for k, v in _recurrent_params(rng).items()}
+    free = {k: v.copy() for k, v in params.items()}
+    make(1.0).step(params, grads)
+    make(None).step(free, grads)
+    apply_max_norm(free, 1.0)
+    for k in params:
+        np.testing.assert_array_equal(params[k], free[k], err_msg=k)
+
+
+@pytest.mark.parametrize("c", [0, -1.0, np.inf, "1"])
+def test_bad_max_norm_is_refused(c):
+    with pytest.raises(RnnlabError, match="max_norm_recurrent must be None or a positive finite number"):
+        Adam(max_norm_recurrent=c)
+    with pytest.raises(RnnlabError, match="max_norm must be a positive finite number"):
+        apply_max_norm({}, c)

@@ -37,6 +37,12 @@ def layer_config(layer) -> dict:
                 "num_layers": layer.num_layers, "bias": bool(layer.bias),
                 "bidirectional": layer.bidirectional, "dropout": layer.dropout,
                 "return_sequences": bool(layer.return_sequences), "stateful": bool(layer.stateful)}
+        # regularisation and normalisation options, written only when used (older files stay valid)
+        for opt in ("input_dropout", "recurrent_dropout", "zoneout"):
+            if getattr(layer, opt, 0.0):
+                args[opt] = float(getattr(layer, opt))
+        if getattr(layer, "layer_norm", False):
+            args["layer_norm"] = True
         if isinstance(layer, nn.RNN):
             args["nonlinearity"] = layer.nonlinearity
     return {"class": name, **args, "dtype": layer.dtype.name}

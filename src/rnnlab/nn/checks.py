@@ -11,7 +11,10 @@ imports, 'numba'):
 * ``parity_errors(case)``: load our ``state_dict`` into ``torch.nn.RNN/LSTM/GRU`` (random weights
   and random non-zero biases), run both on the same input, lengths (``pack_padded_sequence``) and
   initial state, and compare outputs, final states and all gradients; 1e-10 in float64, 1e-4 in
-  float32.
+  float32. Cases with ``layer_norm`` compare against ``rnnlab.torch.LayerNormRNN/LSTM/GRU``.
+
+Options with random masks (dropout, zoneout) are checked with the layer's generator re-seeded
+before every forward call, so that the finite differences see the same masks as ``backward``.
 
 Every check reduces to a ``Row(name, path, error, tol, passed)``; ``run_all`` collects them and
 ``format_table`` prints them.
@@ -51,7 +54,16 @@ OPTIONS = {
     "initial_state": ({}, False, True),
     "everything": ({"num_layers": 2, "bidirectional": True}, True, True),
     "everything_last": ({"num_layers": 2, "bidirectional": True, "return_sequences": False}, True, True),
+    # the layer options: each alone on a bidirectional layer with lengths, then all of them together
+    "input_dropout": ({"input_dropout": 0.3, "bidirectional": True}, True, False),
+    "recurrent_dropout": ({"recurrent_dropout": 0.3, "bidirectional": True}, True, False),
+    "zoneout": ({"zoneout": 0.3, "bidirectional": True}, True, False),
+    "zoneout_inference": ({"zoneout": 0.3, "bidirectional": True, "training": False}, True, False),
+    "layer_norm": ({"layer_norm": True, "bidirectional": True}, True, True),
+    "regularised_everything": ({"layer_norm": True, "input_dropout": 0.2, "recurrent_dropout": 0.2, "zoneout": 0.2,
+                                "dropout": 0.2, "num_layers": 2, "bidirectional": True}, True, True),
 }
+_RANDOM_MASKS = ("dropout", "input_dropout", "recurrent_dropout", "zoneout")
 
 GRAD_EPS = 1e-6
 GRAD_TOL = 1e-6
@@ -128,9 +140,12 @@ def gradcheck_errors(cell: str, option: str, seed: int = 0, eps: float = GRAD_EP
     if option not in OPTIONS:
         raise RnnlabError(f"option must be one of {', '.join(OPTIONS)}, got {option!r}.")
     layer_kw, use_lengths, explicit_state = OPTIONS[option]
+    layer_kw = dict(layer_kw)
+    training = layer_kw.pop("training", True)
     rng = np.random.default_rng(seed)
     B, T, I, H = 3, 4, 3, 3
-    layer = make_layer(cell, I, H, rng=rng, dtype=np.float64, **layer_kw)
+    layer = make_layer(cell, I, H, rng=rng, dtype=np.float64, **layer_kw).train(training)
+    masks = training and any(layer_kw.get(k) for k in _RANDOM_MASKS)
     LD = layer.num_layers * layer.num_directions
     x = rng.standard_normal((B, T, I))
     lengths = np.array([3, T, 1]) if use_lengths else None  # unsorted, one full, one of length 1
@@ -138,6 +153,8 @@ def gradcheck_errors(cell: str, option: str, seed: int = 0, eps: float = GRAD_EP
     original = layer.state_dict()
 
     def forward(initial_state):
+        if masks:  # the same masks on every call
+            layer.rng = np.random.default_rng(seed + 1000)
         if layer.stateful:  # first chunk with the unperturbed weights: the carry is a constant
             current = layer.state_dict()
             layer.load_state_dict(original)
@@ -218,6 +235,7 @@ class ParityCase:
     initial_state: bool = False
     dtype: str = "float64"
     seed: int = 0
+    layer_norm: bool = False
 
     @property
     def name(self) -> str:
@@ -227,11 +245,14 @@ class ParityCase:
             parts.append("len" + "-".join(map(str, self.lengths)))
         if self.initial_state:
             parts.append("h0")
+        if self.layer_norm:
+            parts.insert(1, "ln")
         return "_".join(parts + [self.dtype])
 
 
 _STRUCTURES = [(1, False, False), (1, False, True), (1, True, True), (2, False, True), (2, True, False),
                (2, True, True)]  # (num_layers, bidirectional, lengths)
+_LN_STRUCTURES = [(1, False, False), (1, True, True), (2, False, True), (2, True, True)]
 _EDGE_SHAPES = [(1, 1), (1, 5), (4, 1)]  # B=1 and T=1 come first, the rest are drawn
 
 
@@ -258,6 +279,39 @@ def parity_cases(seed: int = 0, dtypes=("float64", "float32"), per_cell: int | N
     return cases
 
 
+def ln_parity_cases(seed: int = 0, dtypes=("float64", "float32")) -> list[ParityCase]:
+    """Seeded cases for ``layer_norm=True`` against ``rnnlab.torch``: every cell × 1-2 layers × direction."""
+    rng = np.random.default_rng(seed + 7)
+    cases = []
+    for cell in CELLS:
+        for n, (num_layers, bidirectional, use_lengths) in enumerate(_LN_STRUCTURES):
+            B, T = (1, 1) if n == 0 else (int(rng.integers(2, 5)), int(rng.integers(2, 6)))
+            lengths = None
+            if use_lengths and B > 1:
+                lengths = rng.integers(1, T + 1, size=B)
+                lengths[0] = T
+                lengths = tuple(int(v) for v in lengths)
+            case_seed = int(rng.integers(2**31))
+            # I ≥ 2 and H ≥ 3: with one input or two units per block LN's output barely depends on scale
+            cases.extend(ParityCase(cell, B, T, int(rng.integers(2, 5)), int(rng.integers(3, 7)), num_layers,
+                                    bidirectional, lengths, bool(n % 2), dt, case_seed, layer_norm=True)
+                         for dt in dtypes)
+    return cases
+
+
+def _torch_reference(case: ParityCase, torch):
+    """The torch module a case compares against: torch.nn's, or rnnlab.torch's with layer norm."""
+    kw = {"nonlinearity": _LAYERS[case.cell][1]["nonlinearity"]} if case.cell.startswith("rnn") else {}
+    I, H = case.input_size, case.hidden_size
+    if case.layer_norm:
+        from rnnlab.torch import layer_norm as tln
+        cls = {"lstm": tln.LayerNormLSTM, "gru": tln.LayerNormGRU}.get(case.cell, tln.LayerNormRNN)
+    else:
+        cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(case.cell, torch.nn.RNN)
+    ref = cls(I, H, num_layers=case.num_layers, bidirectional=case.bidirectional, batch_first=True, **kw)
+    return ref.to(getattr(torch, case.dtype))
+
+
 def parity_errors(case: ParityCase) -> dict[str, float]:
     """Relative error of outputs, final states and every gradient against torch, on the current kernel path."""
     import torch
@@ -267,11 +321,8 @@ def parity_errors(case: ParityCase) -> dict[str, float]:
     dtype = np.dtype(case.dtype)
     B, T, I, H = case.batch, case.time, case.input_size, case.hidden_size
     layer = make_layer(case.cell, I, H, rng=rng, dtype=dtype, num_layers=case.num_layers,
-                       bidirectional=case.bidirectional)
-    torch_cls = {"rnn_tanh": torch.nn.RNN, "rnn_relu": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
-    kw = {"nonlinearity": _LAYERS[case.cell][1]["nonlinearity"]} if case.cell.startswith("rnn") else {}
-    ref = torch_cls[case.cell](I, H, num_layers=case.num_layers, bidirectional=case.bidirectional,
-                               batch_first=True, **kw).to(getattr(torch, case.dtype))
+                       bidirectional=case.bidirectional, layer_norm=case.layer_norm)
+    ref = _torch_reference(case, torch)
     ref.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in layer.state_dict().items()})
 
     LD = layer.num_layers * layer.num_directions
@@ -290,11 +341,14 @@ def parity_errors(case: ParityCase) -> dict[str, float]:
 
     xt = torch.tensor(x, requires_grad=True)
     st = [torch.tensor(s, requires_grad=True) for s in s0]
-    inp = xt if lengths is None else pack_padded_sequence(xt, torch.tensor(lengths), batch_first=True,
-                                                          enforce_sorted=False)
-    out_t, state_t = ref(inp, _as_state(st))
-    if lengths is not None:
-        out_t, _ = pad_packed_sequence(out_t, batch_first=True, total_length=T)
+    if case.layer_norm:  # rnnlab.torch takes lengths directly
+        out_t, state_t = ref(xt, _as_state(st), lengths=None if lengths is None else torch.tensor(lengths))
+    else:
+        inp = xt if lengths is None else pack_padded_sequence(xt, torch.tensor(lengths), batch_first=True,
+                                                              enforce_sorted=False)
+        out_t, state_t = ref(inp, _as_state(st))
+        if lengths is not None:
+            out_t, _ = pad_packed_sequence(out_t, batch_first=True, total_length=T)
     state_t = _as_list(state_t)
     loss = (out_t * torch.from_numpy(R_out)).sum() + sum(
         (s * torch.from_numpy(r)).sum() for s, r in zip(state_t, R_state))
@@ -336,6 +390,8 @@ def run_all(quick: bool = True, rng_seed: int = 0) -> list[Row]:
                 rows.append(gradcheck(cell, option, path, seed=rng_seed, max_entries=max_entries))
         if torch_available():
             rows.extend(parity(case, path) for case in parity_cases(rng_seed, per_cell=per_cell))
+            ln_cases = ln_parity_cases(rng_seed)
+            rows.extend(parity(case, path) for case in (ln_cases[::4] if quick else ln_cases))
     return rows
 
 

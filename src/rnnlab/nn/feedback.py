@@ -5,7 +5,9 @@ With output size K, hidden size H and an optional exogenous input x_t of size I:
     ŷ_t = W_yy y_{t-1} + W_yh h_{t-1} + b_y              # the prediction of y_t from the past
     h_t = f(W_hy y_t + W_hx x_t + W_hh h_{t-1} + b_h)     # the state update sees the actual y_t
 
-f ∈ {tanh, relu, sigmoid}, y_{-1} = y0 and h_{-1} = h0 (zeros by default). Under teacher forcing
+f ∈ {tanh, relu, sigmoid}, y_{-1} = y0 and h_{-1} = h0 (zeros by default). With
+``recurrent_dropout=p`` the state update reads W_hh (h_{t-1} ⊙ m_h) in training, one inverted mask
+m_h per sequence (Gal & Ghahramani 2016); ŷ_t still sees h_{t-1} whole. Under teacher forcing
 (``forward``) y_t is the observed value; running free (``generate``) y_t = ŷ_t + ε_t with
 ε_t ~ N(0, noise_std²).
 
@@ -28,6 +30,7 @@ from rnnlab.nn import init
 from rnnlab.nn.cells import ElmanCell
 from rnnlab.nn.module import Module
 from rnnlab.nn.recurrent import Recurrent
+from rnnlab.nn.rnn import is_probability
 
 
 def _is_int(v, low):
@@ -46,8 +49,10 @@ class FeedbackRNN(Module):
     input_size : int, default 0
         I, the size of the exogenous input x_t; 0 means none (no ``weight_hx``).
     nonlinearity : {'tanh', 'relu', 'sigmoid'}
+    recurrent_dropout : float in [0, 1), default 0
+        Variational dropout on h_{t-1} inside W_hh h_{t-1}, training only (``forward``, not ``generate``).
     seed : int, None or numpy.random.Generator
-        Source of the initial weights and, by default, of the noise in ``generate``.
+        Source of the initial weights, of the dropout masks and, by default, of the noise in ``generate``.
     dtype : numpy dtype, default float32
 
     Notes
@@ -67,7 +72,7 @@ class FeedbackRNN(Module):
     """
 
     def __init__(self, output_size: int, hidden_size: int, input_size: int = 0,
-                 nonlinearity: str = "tanh", seed=None, dtype=np.float32):
+                 nonlinearity: str = "tanh", recurrent_dropout: float = 0.0, seed=None, dtype=np.float32):
         super().__init__(dtype)
         errors = [f"{n} must be a positive integer, got {v!r}"
                   for n, v in (("output_size", output_size), ("hidden_size", hidden_size)) if not _is_int(v, 1)]
@@ -75,10 +80,12 @@ class FeedbackRNN(Module):
             errors.append(f"input_size must be a non-negative integer (0 = no exogenous input), got {input_size!r}")
         if nonlinearity not in ("tanh", "relu", "sigmoid"):
             errors.append(f"nonlinearity must be 'tanh', 'relu' or 'sigmoid', got {nonlinearity!r}")
+        if not is_probability(recurrent_dropout):
+            errors.append(f"recurrent_dropout must be a probability in [0, 1), got {recurrent_dropout!r}")
         if errors:
             raise RnnlabError("FeedbackRNN: " + "; ".join(errors) + ".")
         K, H, I = self.output_size, self.hidden_size, self.input_size = int(output_size), int(hidden_size), int(input_size)
-        self.nonlinearity = nonlinearity
+        self.nonlinearity, self.recurrent_dropout = nonlinearity, float(recurrent_dropout)
         self.rng = rng = self.make_rng(seed)
         self.add_param("weight_yy", init.glorot_uniform(rng, (K, K), self.dtype))
         self.add_param("weight_yh", init.glorot_uniform(rng, (K, H), self.dtype))
@@ -92,6 +99,7 @@ class FeedbackRNN(Module):
         self._rec = Recurrent(ElmanCell(H, nonlinearity))
         self._free = Recurrent(ElmanCell(H, nonlinearity))
         self._cache = None
+        self.h_mask = None  # the recurrent dropout mask of the last training forward
         self.grad_x = None
         self.grad_initial_state = None
 
@@ -149,12 +157,12 @@ class FeedbackRNN(Module):
         p = self.params
         return np.concatenate([p["weight_hy"], p["weight_hx"]], axis=1) if self.input_size else p["weight_hy"]
 
-    def _run(self, rec, Y, X, y0, h0, mask=None):
+    def _run(self, rec, Y, X, y0, h0, mask=None, h_mask=None):
         """Teacher-forced pass, time-major: Y (T, B, K), X (T, B, I) → ŷ (T, B, K), y_{t-1}, S (T+1, B, H)."""
         p, (T, B, K) = self.params, Y.shape
         U = np.concatenate([Y, X], axis=2)                                   # u_t = [y_t, x_t]
-        # h_t = f(W_hy y_t + W_hx x_t + W_hh h_{t-1} + b_h): the time loop, one Elman layer
-        S = rec.forward(U, self._w_ih(), p["weight_hh"], p["bias_h"], None, [h0], mask)[0]
+        # h_t = f(W_hy y_t + W_hx x_t + W_hh (h_{t-1} ⊙ m_h) + b_h): the time loop, one Elman layer
+        S = rec.forward(U, self._w_ih(), p["weight_hh"], p["bias_h"], None, [h0], mask, h_mask=h_mask)[0]
         Y_prev = np.concatenate([y0[None], Y[:-1]], axis=0)                  # y_{t-1}, (T, B, K)
         # ŷ_t = W_yy y_{t-1} + W_yh h_{t-1} + b_y: all steps in two products
         y_hat = (Y_prev.reshape(T * B, K) @ p["weight_yy"].T
@@ -189,7 +197,12 @@ class FeedbackRNN(Module):
         mask = None
         if lengths is not None and lengths.min() < T:
             mask = (np.arange(T)[:, None] < lengths[None, :]).astype(self.dtype)[:, :, None]  # (T, B, 1)
-        y_hat, Y_prev, S = self._run(self._rec, y.transpose(1, 0, 2), x.transpose(1, 0, 2), y0, h0, mask)
+        h_mask = None
+        if self.training and self.recurrent_dropout:  # inverted: E[m_h] = 1, so inference needs no rescaling
+            keep = 1 - self.recurrent_dropout
+            h_mask = (self.rng.random((B, self.hidden_size)) < keep).astype(self.dtype) / self.dtype.type(keep)
+        self.h_mask = h_mask
+        y_hat, Y_prev, S = self._run(self._rec, y.transpose(1, 0, 2), x.transpose(1, 0, 2), y0, h0, mask, h_mask)
         if mask is not None:
             y_hat *= mask  # padded predictions are constant zeros
         self._cache = (B, T, Y_prev, S[:-1], mask)

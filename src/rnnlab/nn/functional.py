@@ -53,3 +53,7 @@ def softmax(z, axis=-1):
 def log_softmax(z, axis=-1):
     z = z - z.max(axis=axis, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+
+# ε inside √(σ² + ε) of layer normalisation, torch.nn.LayerNorm's default
+LN_EPS = 1e-5

@@ -105,7 +105,8 @@ def lstm_forward(z, zx, c_prev, c, tc, h):
 
 
 @_jit
-def lstm_backward(gates, tc, c_prev, dh, dc, dz, dc_prev):
+def lstm_backward(gates, tc, c_prev, dh, dc, dz, dc_prev, h_path=True):
+    # h_path=False: dc already holds the path through h_t (layer-normalised cell, kernels_options)
     B, H = dh.shape
     for b in range(B):
         gi, gf, gg, go = gates[b, :H], gates[b, H:2 * H], gates[b, 2 * H:3 * H], gates[b, 3 * H:]
@@ -113,7 +114,9 @@ def lstm_backward(gates, tc, c_prev, dh, dc, dz, dc_prev):
         tb, cp, dhb, dcb, dcp = tc[b], c_prev[b], dh[b], dc[b], dc_prev[b]
         for j in range(H):
             i, f, g, o, t, d_h = gi[j], gf[j], gg[j], go[j], tb[j], dhb[j]
-            d_c = dcb[j] + d_h * o * (1 - t * t)
+            d_c = dcb[j]
+            if h_path:  # loop-invariant: LLVM hoists it, the plain loop is unchanged
+                d_c += d_h * o * (1 - t * t)
             di[j] = d_c * g * i * (1 - i)
             df[j] = d_c * cp[j] * f * (1 - f)
             dg[j] = d_c * i * (1 - g * g)

@@ -8,10 +8,12 @@ hyperparameters are not part of it (``opt.lr`` is a plain attribute that schedul
 
 Every optimiser accepts ``l1`` and ``l2`` penalties, added to the gradient before the update:
 g ← g + l2·θ + l1·sign(θ). ``l2`` is torch's ``weight_decay`` for SGD, RMSprop and Adam;
-``AdamW`` has its own decoupled ``weight_decay`` on top.
+``AdamW`` has its own decoupled ``weight_decay`` on top. ``max_norm_recurrent=c`` projects each row
+of every recurrent matrix (``weight_hh``) back onto ‖w‖ ≤ c after each step (``apply_max_norm``).
 """
 from __future__ import annotations
 
+import fnmatch
 import math
 
 import numpy as np
@@ -40,24 +42,32 @@ class Optimizer:
         Learning rate; a plain attribute, so a schedule may change it between steps.
     l1, l2 : float, default 0
         Penalty coefficients added to the gradient: g + l2·θ + l1·sign(θ).
+    max_norm_recurrent : float or None, default None
+        After each step, rescale every row of the parameters named ``*weight_hh*`` (one unit's
+        recurrent weights) to L2 norm at most this value; see ``apply_max_norm``.
     """
 
     #: names of the per-parameter state arrays, as in torch's ``optimizer.state[p]``
     state_keys: tuple[str, ...] = ()
 
-    def __init__(self, lr: float, l1: float = 0.0, l2: float = 0.0):
-        self.lr, self.l1, self.l2 = lr, l1, l2
+    def __init__(self, lr: float, l1: float = 0.0, l2: float = 0.0, max_norm_recurrent=None):
+        self.lr, self.l1, self.l2, self.max_norm_recurrent = lr, l1, l2, max_norm_recurrent
         problems = self._problems()
         if problems:
             raise RnnlabError(f"{type(self).__name__}: " + "; ".join(problems) + ".")
         self.lr, self.l1, self.l2 = float(lr), float(l1), float(l2)
+        self.max_norm_recurrent = None if max_norm_recurrent is None else float(max_norm_recurrent)
         self.state: dict[str, dict[str, np.ndarray]] = {}
         self.steps = 0
 
     def _problems(self) -> list[str]:
         """Every invalid hyperparameter, so one error reports them all."""
-        return (_out_of_range("lr", self.lr, 0.0) + _out_of_range("l1", self.l1, 0.0)
-                + _out_of_range("l2", self.l2, 0.0))
+        p = (_out_of_range("lr", self.lr, 0.0) + _out_of_range("l1", self.l1, 0.0)
+             + _out_of_range("l2", self.l2, 0.0))
+        c = self.max_norm_recurrent
+        if c is not None and not (_is_real(c) and 0 < c < math.inf):
+            p.append(f"max_norm_recurrent must be None or a positive finite number, got {c!r}")
+        return p
 
     # -- stepping -------------------------------------------------------------------------------
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
@@ -92,6 +102,8 @@ class Optimizer:
             if self.l1:
                 g = g + self.l1 * np.sign(p)
             self._update(p, g, self._state_for(name, p))
+        if self.max_norm_recurrent is not None:
+            apply_max_norm({k: params[k] for k in grads}, self.max_norm_recurrent)
         self.steps += 1
 
     def _state_for(self, name: str, p: np.ndarray) -> dict:
@@ -151,9 +163,10 @@ class SGD(Optimizer):
 
     state_keys = ("momentum_buffer",)
 
-    def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False, l1=0.0, l2=0.0):
+    def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False, l1=0.0, l2=0.0,
+                 max_norm_recurrent=None):
         self.momentum, self.nesterov = momentum, bool(nesterov)
-        super().__init__(lr, l1, l2)
+        super().__init__(lr, l1, l2, max_norm_recurrent)
         self.momentum = float(momentum)
 
     def _problems(self):
@@ -188,9 +201,9 @@ class RMSprop(Optimizer):
     state_keys = ("square_avg", "momentum_buffer")
 
     def __init__(self, lr: float = 1e-3, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0.0,
-                 l1=0.0, l2=0.0):
+                 l1=0.0, l2=0.0, max_norm_recurrent=None):
         self.alpha, self.eps, self.momentum = alpha, eps, momentum
-        super().__init__(lr, l1, l2)
+        super().__init__(lr, l1, l2, max_norm_recurrent)
         self.alpha, self.eps, self.momentum = float(alpha), float(eps), float(momentum)
 
     def _problems(self):
@@ -232,9 +245,10 @@ class Adam(Optimizer):
 
     state_keys = ("exp_avg", "exp_avg_sq", "step")
 
-    def __init__(self, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, l1=0.0, l2=0.0):
+    def __init__(self, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, l1=0.0, l2=0.0,
+                 max_norm_recurrent=None):
         self.betas, self.eps = betas, eps
-        super().__init__(lr, l1, l2)
+        super().__init__(lr, l1, l2, max_norm_recurrent)
         self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
 
     def _problems(self):
@@ -275,9 +289,9 @@ class AdamW(Adam):
     """
 
     def __init__(self, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
-                 l1=0.0, l2=0.0):
+                 l1=0.0, l2=0.0, max_norm_recurrent=None):
         self.weight_decay = weight_decay
-        super().__init__(lr, betas, eps, l1, l2)
+        super().__init__(lr, betas, eps, l1, l2, max_norm_recurrent)
         self.weight_decay = float(weight_decay)
 
     def _problems(self):
@@ -322,3 +336,42 @@ def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
         for g in grads.values():
             g *= coef
     return total
+
+
+def apply_max_norm(params: dict[str, np.ndarray], max_norm: float, pattern: str = "*weight_hh*") -> list[str]:
+    """Max-norm constraint (Srivastava et al. 2014): rows of matching parameters rescaled to ‖w‖ ≤ c, in place.
+
+    Parameters
+    ----------
+    params : dict of str to float ndarray
+        Parameters by name; those whose name matches ``pattern`` (``fnmatch``, case-sensitive) are
+        constrained. A row of a matrix is one unit's incoming weights in torch's (out, in) layout,
+        so for ``weight_hh`` (n_gates*H, H) each gate unit's recurrent weights are bounded apart; a
+        1-D parameter is one vector.
+    max_norm : float
+        The bound c > 0.
+    pattern : str, default "*weight_hh*"
+        Which names to constrain: the recurrent matrices of every layer and direction by default.
+
+    Returns
+    -------
+    list of str
+        The names that matched (an empty list says the pattern missed).
+
+    Notes
+    -----
+    w ← w · min(1, c / ‖w‖): rows already inside the ball are left exactly as they are.
+    """
+    if not (_is_real(max_norm) and 0 < max_norm < math.inf):
+        raise RnnlabError(f"apply_max_norm max_norm must be a positive finite number, got {max_norm!r}.")
+    if not isinstance(pattern, str):
+        raise RnnlabError(f"apply_max_norm pattern must be a glob string such as '*weight_hh*', got {pattern!r}.")
+    names = [k for k in params if fnmatch.fnmatchcase(k, pattern)]
+    for k in names:
+        w = params[k]
+        rows = w.reshape(1, -1) if w.ndim == 1 else w.reshape(w.shape[0], -1)
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        # w ← w · min(1, c/‖w‖), only where ‖w‖ > c
+        scale = np.where(norms > max_norm, max_norm / np.maximum(norms, np.finfo(w.dtype).tiny), 1.0)
+        w *= scale.astype(w.dtype).reshape((rows.shape[0],) + (1,) * (w.ndim - 1))
+    return names

@@ -14,16 +14,47 @@ what ``LSTM.forward`` computes for one layer and direction, without lengths::
 
 With ``lengths``, the reverse direction starts at each sequence's own last step and padded
 outputs are zero, exactly as ``torch.nn.utils.rnn.pack_padded_sequence(enforce_sorted=False)``.
+
+Regularisation and normalisation options (``docs/regularisation.md``), all off by default:
+
+* ``input_dropout=p``, ``recurrent_dropout=p``: variational dropout (Gal & Ghahramani 2016), one
+  inverted mask per sequence and layer direction on the layer's inputs x_t and on h_{t-1} inside
+  W_hh h_{t-1}, the same at every step; training only. ``dropout=p`` (between layers) is unchanged.
+* ``zoneout=p`` (Krueger et al. 2017): in training each unit of h (and c) keeps its previous value
+  with probability p, a fresh draw per step; at inference h_t = p h_{t-1} + (1 - p) h'_t.
+* ``layer_norm=True`` (Ba et al. 2016): LN per gate block on x W_ihᵀ and on h W_hhᵀ, and on c_t
+  before its tanh in the LSTM, with gains ``ln_*_weight`` (init 1) and biases ``ln_*_bias`` (init 0);
+  the equations, and why b_ih and b_hh stay after the LN, are in ``cells/lstm.py``.
+
+Masks come from the layer's generator ``rng`` (seeded by ``seed``); those of the last training call
+are in ``noise``, one ``Noise`` per layer direction (index layer * num_directions + direction).
 """
 from __future__ import annotations
+
+from typing import NamedTuple, Optional
 
 import numpy as np
 
 from rnnlab.errors import RnnlabError, check_finite
 from rnnlab.nn import init
 from rnnlab.nn.cells import ElmanCell, GRUCell, LSTMCell
+from rnnlab.nn.cells.base import LayerNormParams
 from rnnlab.nn.module import Module
 from rnnlab.nn.recurrent import Recurrent
+
+PROBABILITIES = ("dropout", "input_dropout", "recurrent_dropout", "zoneout")
+
+
+class Noise(NamedTuple):
+    """The masks of one layer direction in one call: inverted dropout masks (B, I) and (B, H), and
+    per state the zoneout keep indicators (T, B, H) in time order of that direction (p at inference)."""
+    input: Optional[np.ndarray]
+    recurrent: Optional[np.ndarray]
+    zoneout: Optional[list]
+
+
+def is_probability(p) -> bool:
+    return isinstance(p, (int, float, np.integer, np.floating)) and not isinstance(p, bool) and 0 <= p < 1
 
 
 class RNNBase(Module):
@@ -34,38 +65,51 @@ class RNNBase(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  bidirectional: bool = False, dropout: float = 0.0, return_sequences: bool = True,
-                 stateful: bool = False, seed=None, dtype=np.float32, **cell_kwargs):
+                 stateful: bool = False, seed=None, dtype=np.float32, input_dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, zoneout: float = 0.0, layer_norm: bool = False, **cell_kwargs):
         super().__init__(dtype)
         errors = []
         for name, v in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 errors.append(f"{name} must be a positive integer, got {v!r}")
-        if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
-            errors.append(f"dropout must be a probability in [0, 1), got {dropout!r}")
+        probabilities = dict(zip(PROBABILITIES, (dropout, input_dropout, recurrent_dropout, zoneout)))
+        errors += [f"{k} must be a probability in [0, 1), got {v!r}" for k, v in probabilities.items()
+                   if not is_probability(v)]
+        if not isinstance(layer_norm, (bool, np.bool_)):
+            errors.append(f"layer_norm must be True or False, got {layer_norm!r}")
+        elif layer_norm and not self.cell_class.supports_layer_norm:
+            errors.append(f"layer_norm is not supported by {self.cell_class.__name__}; "
+                          "use RNN, LSTM or GRU, or leave layer_norm=False")
         if errors:
             raise RnnlabError(f"{type(self).__name__}: " + "; ".join(errors) + ".")
         self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
         self.bidirectional, self.num_directions = bool(bidirectional), 2 if bidirectional else 1
         self.dropout, self.return_sequences, self.stateful = float(dropout), return_sequences, stateful
+        self.input_dropout, self.recurrent_dropout = float(input_dropout), float(recurrent_dropout)
+        self.zoneout, self.layer_norm = float(zoneout), bool(layer_norm)
         self.bias = bias
         self.rng = self.make_rng(seed)
         self.cell_kwargs = cell_kwargs
-        cell = self.cell_class(hidden_size, **cell_kwargs)
+        cell = self.cell_class(hidden_size, layer_norm=self.layer_norm, **cell_kwargs)
         self.n_states = cell.n_states
-        self._runs = [Recurrent(self.cell_class(hidden_size, **cell_kwargs))
+        self._runs = [Recurrent(self.cell_class(hidden_size, layer_norm=self.layer_norm, **cell_kwargs))
                       for _ in range(self.num_layers * self.num_directions)]
-        self._init_params(cell.n_gates)
+        self._init_params(cell)
+        self.noise = []
         self._carry = None
         self._cache = None
         self.grad_initial_state = None
 
     # -- parameters -------------------------------------------------------------------------
-    def _names(self, layer, direction):
-        sfx = f"_l{layer}" + ("_reverse" if direction else "")
-        return tuple(n + sfx for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    @staticmethod
+    def _suffix(layer, direction):
+        return f"_l{layer}" + ("_reverse" if direction else "")
 
-    def _init_params(self, n_gates):
-        H, rng = self.hidden_size, self.rng
+    def _names(self, layer, direction):
+        return tuple(n + self._suffix(layer, direction) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+
+    def _init_params(self, cell):
+        H, rng, n_gates = self.hidden_size, self.rng, cell.n_gates
         for layer in range(self.num_layers):
             in_size = self.input_size if layer == 0 else H * self.num_directions
             for d in range(self.num_directions):
@@ -78,6 +122,10 @@ class RNNBase(Module):
                     # two biases so that weights load into torch unchanged
                     self.add_param(b_ih, self.initial_bias(n_gates))
                     self.add_param(b_hh, np.zeros(n_gates * H, self.dtype))
+                if self.layer_norm:  # gains 1, biases 0: LN starts as plain standardisation
+                    for name, size in cell.norm_parameters().items():
+                        fill = np.ones if name.endswith("_weight") else np.zeros
+                        self.add_param(name + self._suffix(layer, d), fill(size, self.dtype))
 
     def initial_bias(self, n_gates):
         return np.zeros(n_gates * self.hidden_size, self.dtype)
@@ -87,6 +135,31 @@ class RNNBase(Module):
         if b_ih is None:
             b_ih = b_hh = np.zeros(w_ih.shape[0], self.dtype)
         return w_ih, w_hh, b_ih, b_hh
+
+    def _norm(self, layer, d):
+        """The LayerNormParams of one layer direction, or None without layer norm."""
+        if not self.layer_norm:
+            return None
+        sfx = self._suffix(layer, d)
+        return LayerNormParams(**{k[3:]: self.params[k + sfx] for k in self._runs[0].cell.norm_parameters()})
+
+    def _draw_noise(self, T, B, in_size) -> Noise:
+        """Masks for one layer direction: dropout in training only, zoneout as p at inference."""
+        H, rng = self.hidden_size, self.rng
+        if not self.training:
+            return Noise(None, None, [self.zoneout] * self.n_states if self.zoneout else None)
+
+        def uniform(shape):  # float32 draws: half the cost of float64 for the (T, B, H) zoneout masks
+            return rng.random(shape, dtype=np.float32)
+
+        def dropout_mask(shape, p):  # inverted: kept entries are scaled by 1/(1-p), so E[mask] = 1
+            return None if p == 0 else (uniform(shape) < 1 - p).astype(self.dtype) / self.dtype.type(1 - p)
+
+        zone = None
+        if self.zoneout:  # d = 1: the unit keeps its previous value at that step
+            zone = [(uniform((T, B, H)) < self.zoneout).astype(self.dtype) for _ in range(self.n_states)]
+        return Noise(dropout_mask((B, in_size), self.input_dropout), dropout_mask((B, H), self.recurrent_dropout),
+                     zone)
 
     # -- input checks -------------------------------------------------------------------------
     def _check_input(self, x):
@@ -153,7 +226,7 @@ class RNNBase(Module):
             rev_idx = np.where(steps < lengths, lengths - 1 - steps, steps)       # (T, B)
         finals = [np.empty((self.num_layers * D, B, H), self.dtype) for _ in range(self.n_states)]
         inp = np.ascontiguousarray(x.transpose(1, 0, 2))
-        self._drop_masks = []
+        self._drop_masks, self.noise = [], []
         for layer in range(self.num_layers):
             if layer > 0 and self.training and self.dropout > 0:
                 keep = 1.0 - self.dropout
@@ -164,7 +237,11 @@ class RNNBase(Module):
             for d in range(D):
                 k = layer * D + d
                 xin = inp if d == 0 else self._reverse(inp, rev_idx)
-                S = self._runs[k].forward(xin, *self._weights(layer, d), [s[k] for s in state0], mask)
+                noise = self._draw_noise(T, B, inp.shape[2])
+                self.noise.append(noise)
+                S = self._runs[k].forward(xin, *self._weights(layer, d), [s[k] for s in state0], mask,
+                                          ln=self._norm(layer, d), x_mask=noise.input, h_mask=noise.recurrent,
+                                          zoneout=noise.zoneout)
                 for f, s in zip(finals, S):
                     f[k] = s[T]
                 out = S[0][1:] if mask is None else S[0][1:] * mask
@@ -225,6 +302,9 @@ class RNNBase(Module):
                 for name, key in zip(self._names(layer, d), ("w_ih", "w_hh", "b_ih", "b_hh")):
                     if name in self.grads:
                         self.grads[name][...] = g[key]
+                for key in g:
+                    if key.startswith("ln_"):
+                        self.grads[key + self._suffix(layer, d)][...] = g[key]
                 for di, dd in zip(d_init, d0):
                     di[k] = dd
                 if d == 1:

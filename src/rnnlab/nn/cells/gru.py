@@ -7,12 +7,22 @@ r"""Gated recurrent unit (Cho et al. 2014), gate order r, z, n as in PyTorch.
     h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
 
 r multiplies ``W_hn h + b_hn`` (PyTorch's and cuDNN's form), which is why b_hh stays apart from b_ih.
+
+With ``layer_norm=True`` each product is normalised per gate block (r, z, n) and the biases stay
+where torch puts them, after it (``cells/lstm.py`` says why):
+
+.. math::
+    a^x_t = \mathrm{LN}_{ih}(W_{ih} x_t) + b_{ih},\quad a^h_t = \mathrm{LN}_{hh}(W_{hh} h_{t-1}) + b_{hh}
+    r_t = σ(a^x_r + a^h_r),\quad z_t = σ(a^x_z + a^h_z),\quad n_t = \tanh(a^x_n + r_t ⊙ a^h_n)
+    h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+
+Recurrent dropout masks h_{t-1} inside W_hh h_{t-1} only; the carry z_t ⊙ h_{t-1} sees it unmasked.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from rnnlab.nn import kernels
+from rnnlab.nn import kernels, kernels_options
 from rnnlab.nn.cells.base import Cell
 from rnnlab.nn.functional import sigmoid
 
@@ -22,22 +32,35 @@ class GRUCell(Cell):
     n_states = 1
     fold_bias_hh = False
     separate_dzh = True
+    supports_layer_norm = True
 
     def extra_buffers(self, ws, T, B, dtype):
         ws.ZH = np.zeros((T, B, 3 * self.hidden_size), dtype)  # h_{t-1} W_hhᵀ + b_hh, kept for r's gradient
 
     def forward_sequence(self, zx, w_hh_t, b_hh, ws, mask):
-        kernels.gru_forward_sequence(zx, w_hh_t, b_hh, ws.S[0], ws.G, ws.ZH, *kernels.mask_args(mask, zx))
+        if ws.plain:
+            kernels.gru_forward_sequence(zx, w_hh_t, b_hh, ws.S[0], ws.G, ws.ZH, *kernels.mask_args(mask, zx))
+            return
+        ko = kernels_options
+        ko.gru_forward_sequence_options(zx, w_hh_t, b_hh, ws.S[0], ws.Sn[0], ws.G, ws.ZH, *ko.dropout_args(ws, zx),
+                                        *ko.norm_args(ws, zx, self.layer_norm), *ko.update_args(ws, zx, 1))
 
     def backward_sequence(self, dH, d, w_hh, ws, mask):
-        return (kernels.gru_backward_sequence(dH, d[0], ws.G, ws.ZH, ws.S[0], w_hh, ws.dZX, ws.dZH,
-                                              *kernels.mask_args(mask, dH)),)
+        if ws.plain:
+            return (kernels.gru_backward_sequence(dH, d[0], ws.G, ws.ZH, ws.S[0], w_hh, ws.dZX, ws.dZH,
+                                                  *kernels.mask_args(mask, dH)),)
+        ko = kernels_options
+        dH = np.ascontiguousarray(dH)  # one compiled signature for both directions
+        _, mh, use_mh = ko.dropout_args(ws, dH)
+        gh, _, NH, IH, use_ln = ko.norm_args(ws, dH, self.layer_norm)
+        return (ko.gru_backward_sequence_options(dH, d[0], ws.G, ws.ZH, ws.S[0], w_hh, ws.dZX, ws.dZH, ws.dAH, mh,
+                                                 use_mh, gh, NH, IH, use_ln, *ko.update_args(ws, dH, 1)),)
 
     def step(self, t, zx_t, w_hh_t, b_hh, ws):
         H = self.hidden_size
-        h_prev, h, g, zh = ws.S[0][t], ws.S[0][t + 1], ws.G[t], ws.ZH[t]
-        # zh = h_{t-1} W_hhᵀ + b_hh
-        np.matmul(h_prev, w_hh_t, out=zh)
+        h_prev, h, g, zh = ws.S[0][t], ws.Sn[0][t], ws.G[t], ws.ZH[t]
+        # zh = h_{t-1} W_hhᵀ + b_hh     (h_{t-1} ⊙ m_h and LN_hh on the product when on)
+        self.recurrent_product(t, w_hh_t, ws, zh)
         if kernels.ENABLED:
             kernels.gru_forward(zx_t, zh, b_hh, h_prev, g, h)
             return
@@ -86,5 +109,5 @@ class GRUCell(Cell):
             # direct path of h_t = ... + z ⊙ h_{t-1}
             np.multiply(dh, z, out=ws.tmp)
         # ∂h_{t-1} = ∂zh W_hh + ∂h ⊙ z
-        np.matmul(dzh, w_hh, out=dh_prev)
+        self.recurrent_product_backward(t, dzh, w_hh, ws, dh_prev)
         dh_prev += ws.tmp

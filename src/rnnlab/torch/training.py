@@ -1,0 +1,295 @@
+"""``torch_fit``: train a compiled ``Sequential`` with the PyTorch engine, on the CPU or a GPU.
+
+    model.compile(loss="cross_entropy", optimizer="adam", lr=1e-3)
+    history = torch_fit(model, X, y, epochs=5, validation_split=0.1, device="auto", bf16=True)
+    model.predict(X_new)          # the trained weights are back in the NumPy model
+
+The loop is rnnlab's: the same ``Trainer`` hooks (so ``EarlyStopping``, ``StepLR``, ``CosineLR``,
+``ReduceLROnPlateau``, ``CSVLogger`` and ``LambdaCallback`` work unchanged), the same ``History``
+rows, the same batching (shuffling, ``validation_split``, ``bucket_by_length``) and the same
+masked losses and metrics. Only the step differs, in torch::
+
+    loss = masked_loss(net(x, lengths), y, mask)   # bf16 autocast on CUDA when asked
+    loss.backward(); on_grad_computed(trainer)
+    norm = clip_grad_norm_(params, clip_norm)       # a non-finite loss or norm skips the step
+    optimizer.step()                                # torch.optim twin of the compiled optimiser
+
+Not here (yet): checkpoints and ``resume`` (``rnnlab.models.training.fit`` has them for the NumPy
+engine), multi-GPU DDP, and ``l1``/``max_norm_recurrent`` optimiser options.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from rnnlab import nn as rnn_nn
+from rnnlab.errors import RnnlabError, NotFittedError
+from rnnlab.models import arrays
+from rnnlab.models.history import History
+from rnnlab.models.training import Trainer, _check_args
+from rnnlab.torch.device import autocast, resolve_device
+from rnnlab.torch.engine import _load_into_torch, _numpy_state, to_torch
+from rnnlab.torch.optional import require_torch
+
+torch = require_torch()
+F = torch.nn.functional
+
+
+def _widen(t):
+    """bf16/fp16 (autocast outputs) → float32; float32 and float64 stay as they are."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+
+
+def masked_loss(out, y, mask, loss: str, ignore_index=None):
+    """(mean loss over the kept elements, kept positions) as rnnlab's losses compute them.
+
+    out (B, [T,] C) logits or values; y class ids (B, [T]) or targets shaped like out;
+    mask (B, T) bool or None. Computed in float32 at least, also under bf16 autocast.
+    """
+    out = _widen(out)
+    if loss == "cross_entropy":
+        C = out.shape[-1]
+        ii = -100 if ignore_index is None else ignore_index
+        per = F.cross_entropy(out.reshape(-1, C), y.reshape(-1), reduction="none", ignore_index=ii)
+        keep = torch.ones_like(per, dtype=torch.bool) if mask is None else mask.reshape(-1).clone()
+        if ignore_index is not None:
+            keep &= y.reshape(-1) != ignore_index
+        n = keep.sum()
+        return (per * keep).sum() / n.clamp(min=1), keep.reshape(y.shape)
+    y = y.to(out.dtype)
+    per = (out - y) ** 2 if loss == "mse" else F.binary_cross_entropy_with_logits(out, y, reduction="none")
+    keep = torch.ones(out.shape[:-1], dtype=torch.bool, device=out.device) if mask is None else mask
+    k = keep[..., None].expand_as(per)
+    return (per * k).sum() / k.sum().clamp(min=1), keep
+
+
+class TorchModel:
+    """The torch net seen through the interface rnnlab's ``Trainer`` and callbacks use."""
+
+    def __init__(self, net, compile_config: dict, metrics, device, bf16: bool):
+        self.net, self.device, self.bf16 = net, device, bf16
+        self.loss, self.ignore_index = compile_config["loss"], compile_config.get("ignore_index")
+        self.metrics = list(metrics)
+
+    def train(self, mode: bool = True):
+        self.net.train(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def state_dict(self) -> dict:
+        return _numpy_state(self.net)
+
+    def load_state_dict(self, state: dict) -> None:
+        _load_into_torch(self.net, state, "load_state_dict")
+
+    @property
+    def params(self) -> dict:
+        return dict(self.net.named_parameters())
+
+    @property
+    def grads(self) -> dict:
+        """NumPy copies of the current gradients, for callbacks that inspect them."""
+        return {k: (np.zeros(tuple(p.shape)) if p.grad is None else _widen(p.grad.detach()).cpu().numpy())
+                for k, p in self.net.named_parameters()}
+
+    def _forward(self, batch):
+        Xb, yb, Lb = batch
+        x, lengths = self.net.as_tensors(Xb, Lb)
+        y = torch.from_numpy(np.ascontiguousarray(yb)).to(self.device)
+        mask = None
+        if self.net.per_step and Lb is not None:
+            mask = torch.from_numpy(arrays.step_mask(Lb, *Xb.shape[:2])).to(self.device)
+        with autocast(self.device, self.bf16):
+            out = self.net(x, lengths)
+        value, keep = masked_loss(out, y, mask, self.loss, self.ignore_index)
+        return _widen(out), y, value, keep
+
+    def train_step_loss_tensor(self, batch):
+        return self._forward(batch)[2]
+
+    def train_step_loss(self, batch) -> float:
+        """Forward and backward on one batch (gradients accumulate in ``.grad``), as ``Model`` has it."""
+        loss = self.train_step_loss_tensor(batch)
+        loss.backward()
+        return float(loss.detach())
+
+    @torch.no_grad()
+    def evaluate_batch(self, batch) -> dict:
+        """Summed loss and metrics over the batch's positions and their count, as ``Sequential``."""
+        out, y, value, keep = self._forward(batch)
+        count = int(keep.sum())
+        sums = {"loss": float(value) * count, "count": count}
+        if "accuracy" in self.metrics:
+            if self.loss == "cross_entropy":
+                hit = (out.argmax(-1) == y).float()
+            else:
+                hit = ((out > 0) == (y.reshape(out.shape) > 0.5)).float().mean(-1)
+            sums["accuracy"] = float(hit[keep].sum())
+        if "mae" in self.metrics:
+            sums["mae"] = float((out - y.reshape(out.shape).to(out.dtype)).abs().mean(-1)[keep].sum())
+        return sums
+
+
+class TorchOptimizer:
+    """The ``torch.optim`` twin of an rnnlab optimiser; ``lr`` reads and sets every param group."""
+
+    def __init__(self, opt, params):
+        o = torch.optim
+        problems = [f"{k}={getattr(opt, k)}" for k in ("l1", "max_norm_recurrent") if getattr(opt, k, None)]
+        if isinstance(opt, rnn_nn.AdamW) and opt.l2:
+            problems.append(f"l2={opt.l2} together with AdamW's weight_decay")
+        if problems:
+            raise RnnlabError(f"torch_fit does not support the optimiser options {', '.join(problems)}; "
+                              "drop them or train with the NumPy engine (model.fit).")
+        lr, wd = float(opt.lr), float(getattr(opt, "l2", 0.0))  # l2 adds l2·θ to g, as torch's weight_decay
+        if type(opt) is rnn_nn.AdamW:
+            self.torch = o.AdamW(params, lr=lr, betas=tuple(opt.betas), eps=opt.eps, weight_decay=opt.weight_decay)
+        elif type(opt) is rnn_nn.Adam:
+            self.torch = o.Adam(params, lr=lr, betas=tuple(opt.betas), eps=opt.eps, weight_decay=wd)
+        elif type(opt) is rnn_nn.RMSprop:
+            self.torch = o.RMSprop(params, lr=lr, alpha=opt.alpha, eps=opt.eps, momentum=opt.momentum,
+                                   weight_decay=wd)
+        elif type(opt) is rnn_nn.SGD:
+            self.torch = o.SGD(params, lr=lr, momentum=opt.momentum, nesterov=opt.nesterov, weight_decay=wd)
+        else:
+            raise RnnlabError(f"torch_fit has no torch twin for the optimiser {type(opt).__name__}; "
+                              "compile with 'adam', 'adamw', 'sgd' or 'rmsprop'.")
+
+    @property
+    def lr(self) -> float:
+        return float(self.torch.param_groups[0]["lr"])
+
+    @lr.setter
+    def lr(self, value) -> None:
+        for group in self.torch.param_groups:
+            group["lr"] = float(value)
+
+    def step(self, *_) -> None:
+        self.torch.step()
+
+
+class TorchTrainer(Trainer):
+    """rnnlab's ``Trainer`` with the optimiser step done by torch autograd."""
+
+    def train_step(self, batch) -> bool:
+        self.batch, self.grad_norm = batch, None
+        self.optimizer.torch.zero_grad(set_to_none=True)
+        loss = self.model.train_step_loss_tensor(batch)
+        self.batch_loss = float(loss.detach())
+        if not math.isfinite(self.batch_loss):
+            return False
+        loss.backward()
+        self.call("on_grad_computed")
+        params = [p for p in self.model.net.parameters() if p.grad is not None]
+        norm = float(torch.nn.utils.clip_grad_norm_(params, math.inf if self.clip_norm is None else self.clip_norm))
+        self.grad_norm = norm
+        if not math.isfinite(norm):
+            return False
+        self.optimizer.step()
+        self.step += 1
+        return True
+
+
+def _split(model, X, y, lengths, validation_data, validation_split, split_rng):
+    """Validated (train, valid) triples (X, y, lengths), as ``Sequential.fit`` builds them."""
+    X, lengths = model._inputs(X, lengths)
+    y = model._targets(y, X, lengths)
+    if validation_data is not None and validation_split:
+        raise RnnlabError("pass either validation_data or validation_split, not both.")
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise RnnlabError("validation_data expected a tuple (X_val, y_val) or (X_val, y_val, lengths_val).")
+        Xv, Lv = model._inputs(validation_data[0], validation_data[2] if len(validation_data) == 3 else None,
+                               name="X_val")
+        return (X, y, lengths), (Xv, model._targets(validation_data[1], Xv, Lv, name="y_val"), Lv)
+    if validation_split:
+        tr, va = arrays.split_validation(X.shape[0], validation_split, split_rng)
+        take = (lambda idx: None) if lengths is None else (lambda idx: lengths[idx])
+        return (X[tr], y[tr], take(tr)), (X[va], y[va], take(va))
+    return (X, y, lengths), None
+
+
+def torch_fit(model, X, y, *, epochs=10, batch_size=32, validation_data=None, validation_split=0.0,
+              callbacks=(), lengths=None, shuffle=True, seed=0, clip_norm=5.0, progress=True,
+              bucket_by_length=False, device="auto", bf16=False, monitor=None) -> History:
+    """Train the compiled ``Sequential`` ``model`` with the PyTorch engine; its weights are updated in place.
+
+    Parameters are those of ``Sequential.fit`` plus:
+
+    device : {"auto", "cpu", "cuda"} or "cuda:N"
+        Where to train; "auto" takes the GPU when there is one.
+    bf16 : bool, default False
+        bf16 autocast on CUDA (weights and optimiser state stay float32).
+    monitor : str, optional
+        History key of the best epoch; "val_loss" with validation, else "loss".
+
+    ``seed`` fixes the split, the batch order and torch's dropout masks (``torch.manual_seed``).
+    Returns the ``History`` (also kept as ``model.history_``).
+    """
+    if getattr(model, "loss", None) is None or getattr(model, "_compile_config", None) is None:
+        raise NotFittedError("torch_fit needs a compiled Sequential; call model.compile(loss=..., "
+                             "optimizer=...) first.")
+    batch_size = model._batch_size(batch_size)
+    split_rng, train_rng = np.random.default_rng(seed).spawn(2)
+    (X, y, lengths), valid = _split(model, X, y, lengths, validation_data, validation_split, split_rng)
+    if bucket_by_length and lengths is None:
+        raise RnnlabError("bucket_by_length needs variable lengths: pass lengths or use an Embedding with "
+                          "padding_idx on right-padded ids.")
+    dev = resolve_device(device)
+    autocast(dev, bf16)  # fail before training when bf16 cannot run here
+    if isinstance(seed, (int, np.integer)):
+        torch.manual_seed(int(seed))
+    net = to_torch(model, dev).train()
+    tmodel = TorchModel(net, model._compile_config, model.metrics, dev, bf16)
+    optimizer = TorchOptimizer(model.optimizer, net.parameters())
+    monitor = monitor or ("val_loss" if valid else "loss")
+    callbacks = _check_args(tmodel, lambda rng: None, epochs, optimizer, None, callbacks, clip_norm, monitor)
+    trainer = TorchTrainer(tmodel, optimizer, callbacks, clip_norm, int(epochs), valid is not None)
+    trainer.max_bad_steps = 20
+    history = _run(trainer, (X, y, lengths), valid, batch_size, shuffle, bucket_by_length, train_rng, monitor,
+                   progress, model.per_step)
+    model.load_state_dict(tmodel.state_dict())
+    model.optimizer.lr = optimizer.lr
+    model.history_ = history
+    model.eval()
+    return history
+
+
+def _run(trainer, train, valid, batch_size, shuffle, bucket, rng, monitor, progress, per_step) -> History:
+    X, y, lengths = train
+    best, higher = None, "acc" in monitor
+    trainer.call("on_train_begin")
+    for epoch in range(trainer.epochs):
+        trainer.epoch = epoch
+        trainer.model.train()
+        trainer.call("on_epoch_begin")
+        t0 = time.perf_counter()
+        batches = arrays.Batches(X, y, lengths, arrays.batch_indices(
+            X.shape[0], batch_size, rng, shuffle=shuffle, lengths=lengths, bucket=bucket), per_step=per_step)
+        bar = {"desc": f"epoch {epoch + 1}/{trainer.epochs}", "disable": None if progress else True,
+               "leave": True, "dynamic_ncols": True}
+        row = {"epoch": epoch + 1, **trainer.train_epoch(batches, bar)}
+        row["lr"] = trainer.optimizer.lr
+        if valid is not None:
+            trainer.model.eval()
+            Xv, yv, Lv = valid
+            row.update(trainer.validate(arrays.Batches(Xv, yv, Lv, arrays.batch_indices(
+                Xv.shape[0], max(batch_size, 256), shuffle=False), per_step=per_step)))
+        row["seconds"] = time.perf_counter() - t0
+        if monitor not in row:
+            raise RnnlabError(f"monitor {monitor!r} is not among the epoch logs {sorted(row)}; pick one of those.")
+        value = float(row[monitor])
+        improved = math.isfinite(value) and (best is None or (value > best if higher else value < best))
+        best = value if improved else best
+        row[f"{monitor}_best"] = improved
+        trainer.history.append(row)
+        trainer.call("on_epoch_end")
+        if trainer.stop:
+            break
+    trainer.call("on_train_end")
+    trainer.model.eval()
+    return trainer.history
