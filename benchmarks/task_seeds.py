@@ -1,0 +1,60 @@
+"""Run a task with its defaults over several seeds and print the spread of its held-out figures.
+
+    python benchmarks/task_seeds.py eeg                 # seeds 0-4
+    python benchmarks/task_seeds.py motion --seeds 10
+    python benchmarks/task_seeds.py eeg --set ensemble=1   # the spread of a single network
+
+The seed moves every random choice of a run (validation split, initial weights, batch order,
+ensemble members); the data split stays the task's own. Runs go to a temporary folder, so
+runs/TASK is never touched.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def parse_value(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("task")
+    p.add_argument("--seeds", type=int, default=5, help="run seeds 0 .. N-1")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a default")
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads (the machine is shared)")
+    args = p.parse_args(argv)
+    from threadpoolctl import threadpool_limits
+
+    from rnnlab.tasks import run_task
+
+    threadpool_limits(args.threads)
+    overrides = {k.replace("-", "_"): parse_value(v) for k, _, v in (s.partition("=") for s in args.set)}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(args.seeds):
+            t0 = time.perf_counter()
+            m = run_task(args.task, seed=seed, out=str(Path(tmp) / f"seed{seed}"), progress=False, **overrides)
+            (metric, value), = list(m["test"].items())[:1]
+            base = m["baseline"]["test"].get(metric)
+            rows.append(value)
+            print(f"seed {seed}: test {metric} {value:.3f}  (baseline {m['baseline']['name']}: {base:.3f}, "
+                  f"{m.get('epochs_run', '?')} epochs, {time.perf_counter() - t0:.0f} s)", flush=True)
+    v = np.array(rows)
+    std = v.std(ddof=1) if len(v) > 1 else 0.0
+    print(f"{args.task} {overrides or 'defaults'}: {metric} mean {v.mean():.3f}, std {std:.3f}, "
+          f"min {v.min():.3f}, max {v.max():.3f} over {len(v)} seeds")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Choose a series task's defaults by cross-validation on its TRAINING part; the test split is never read.
+
+Each candidate (the task's defaults updated by a few options) runs the task's exact recipe
+(``rnnlab.tasks.classify.train_classifier``: pooling, scaling, inner validation split and early
+stopping) on K-1 stratified folds of the training data and is scored on the K-th fold.
+
+    python benchmarks/tune_series_tasks.py eeg                     # the recorded grid for eeg
+    python benchmarks/tune_series_tasks.py motion --seeds 3
+    python benchmarks/tune_series_tasks.py digits --folds 3      # slower: minutes per candidate
+    python benchmarks/tune_series_tasks.py eeg --set hidden=32 --set pool=2   # one ad-hoc candidate
+
+Prints one line per candidate: mean (min-max) fold accuracy, mean fold log-loss, epochs run, seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+import numpy as np
+
+# The neighbourhood of each task's defaults that chose them; each line is {option: value} on top
+# of the defaults (so {} is the defaults themselves). How the defaults were reached is in the docstring
+# of each task's config.
+GRIDS = {
+    "digits": [
+        {},
+        {"ensemble": 1},
+        {"ensemble": 1, "hidden": 64},
+        {"ensemble": 1, "dropout": 0.2},
+        {"ensemble": 1, "lr": 1e-3},
+        {"ensemble": 1, "cell": "lstm"},
+        {"ensemble": 1, "cell": "lstm", "bidirectional": False},   # the defaults before tuning
+        {"ensemble": 1, "cell": "lstm", "bidirectional": False, "readout": "meanmax"},
+    ],
+    "motion": [
+        {},
+        {"ensemble": 1},
+        {"bidirectional": False},
+        {"pool": 1},
+        {"pool": 10},
+        {"hidden": 16},
+        {"hidden": 64},
+        {"cell": "gru"},
+        {"readout": "meanmax"},
+    ],
+    "eeg": [
+        {},
+        {"ensemble": 1},
+        {"cell": "lstm"},
+        {"cell": "rnn"},
+        {"hidden": 8},
+        {"hidden": 32},
+        {"pool": 5},
+        {"readout": "mean"},
+        {"bidirectional": True},
+        {"input_dropout": 0.2},
+        {"weight_decay": 0.0},
+        {"weight_decay": 3.0},
+        {"weight_decay": 10.0},
+    ],
+}
+
+
+def training_part(task: str, seed: int = 0):
+    """X, y, labels of the task's built-in TRAINING data only."""
+    from rnnlab.data import datasets
+
+    d = {"digits": lambda: datasets.load_digits_rows(seed), "motion": datasets.load_basic_motions,
+         "eeg": datasets.load_finger_movements}[task]()
+    return d.X_train, d.y_train, d.labels
+
+
+def cross_validate(cfg, X, y, labels, folds: int, seed: int = 0) -> dict:
+    from rnnlab.tasks.classify import predict_proba, train_classifier
+
+    rng = np.random.default_rng(1000 + seed)
+    order = {c: rng.permutation(np.flatnonzero(y == c)) for c in np.unique(y)}
+    fold_of = np.empty(len(y), np.int64)
+    for idx in order.values():
+        fold_of[idx] = np.arange(len(idx)) % folds
+    accs, losses, epochs = [], [], []
+    for k in range(folds):
+        fit_idx, held = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
+        model, history, _, _ = train_classifier(cfg, X[fit_idx], y[fit_idx], labels)
+        p = predict_proba(model, X[held])
+        accs.append(float((p.argmax(1) == y[held]).mean()))
+        losses.append(float(-np.log(np.clip(p[np.arange(len(held)), y[held]], 1e-7, 1)).mean()))
+        epochs.append(len(history))
+    return {"acc": float(np.mean(accs)), "acc_min": min(accs), "acc_max": max(accs),
+            "loss": float(np.mean(losses)), "epochs": float(np.mean(epochs))}
+
+
+def parse_value(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def main(argv=None) -> None:
+    from rnnlab.tasks import get_task
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("task", choices=sorted(GRIDS))
+    p.add_argument("--folds", type=int, default=4)
+    p.add_argument("--seeds", type=int, default=1, help="repeat the CV with seeds 0..N-1 (models and folds)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="run one candidate: the defaults with these options (repeatable)")
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads (the machine is shared)")
+    args = p.parse_args(argv)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(args.threads)
+    task = get_task(args.task)
+    X, y, labels = training_part(args.task)
+    grid = [dict(parse_value_pair(s) for s in args.set)] if args.set else GRIDS[args.task]
+    base = task.Config(progress=False)
+    print(f"{args.task}: {len(y)} training series, {args.folds}-fold CV x {args.seeds} seeds; defaults "
+          f"{ {k: v for k, v in dataclasses.asdict(base).items() if v is not None} }", flush=True)
+    for overrides in grid:
+        t0 = time.perf_counter()
+        runs = [cross_validate(dataclasses.replace(base, seed=seed, **overrides), X, y, labels, args.folds, seed)
+                for seed in range(args.seeds)]
+        acc = [r["acc"] for r in runs]
+        per_seed = " ".join(f"{a:.3f}" for a in acc)
+        print(f"{str(overrides or 'defaults'):<32} cv acc {np.mean(acc):.3f} (per seed {per_seed})"
+              f"  log-loss {np.mean([r['loss'] for r in runs]):.3f}  epochs {np.mean([r['epochs'] for r in runs]):.0f}"
+              f"  {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def parse_value_pair(text: str):
+    key, _, value = text.partition("=")
+    return key.replace("-", "_"), parse_value(value)
+
+
+if __name__ == "__main__":
+    main()

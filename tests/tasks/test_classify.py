@@ -1,0 +1,113 @@
+"""The shared series-classification recipe: padding, pooling, scaling, subsets, merged ensembles, files."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from rnnlab.errors import RnnlabError
+from rnnlab.models import load, save
+from rnnlab.tasks.classify import (ClassifyConfig, build_classifier, channel_scaler, check_config, merge_members,
+                                   pad_series, pool_steps, predict_proba, read_series_file, stratified_subset,
+                                   train_classifier)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def _series(rng, lengths, C=3):
+    return [rng.normal(size=(T, C)).astype(np.float32) for T in lengths]
+
+
+def test_pooling_a_padded_batch_equals_pooling_each_series_alone(rng):
+    series = _series(rng, [7, 3, 10, 1])
+    X, L = pad_series(series)
+    P, PL = pool_steps(X, L, 3)
+    assert PL.tolist() == [3, 1, 4, 1]
+    for s, p, n in zip(series, P, PL):
+        alone, _ = pool_steps(s[None], None, 3)
+        np.testing.assert_allclose(p[:n], alone[0], rtol=1e-6)
+
+
+def test_channel_scaler_ignores_padding(rng):
+    series = _series(rng, [5, 2, 8])
+    X, L = pad_series(series)
+    X[0, 5:] = 1e6   # whatever the padding holds
+    mean, std = channel_scaler(X, L)
+    rows = np.concatenate(series)
+    np.testing.assert_allclose(mean, rows.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(std, rows.std(0), rtol=1e-5)
+
+
+def test_stratified_subset_keeps_every_class_of_a_class_sorted_file():
+    y = np.repeat([0, 1, 2, 3], 10)   # sorted by class, like BasicMotions
+    idx = stratified_subset(y, 8, np.random.default_rng(1))
+    assert len(idx) == 8 and np.all(np.diff(idx) > 0)
+    assert np.bincount(y[idx]).tolist() == [2, 2, 2, 2]
+
+
+@pytest.mark.parametrize("kw", [dict(cell="lstm"),
+                                dict(cell="gru", bidirectional=True, layers=2, projection=2, readout="meanmax"),
+                                dict(cell="rnn", readout="mean", dropout=0.2),
+                                dict(cell="lstm", layers=3, bidirectional=True, readout="max")],
+                         ids=["lstm", "bigru-2-proj-meanmax", "rnn-mean", "bilstm-3-max"])
+def test_merged_members_give_exactly_the_mean_of_their_logits(rng, kw):
+    cfg = ClassifyConfig(hidden=4, **kw)
+    members = []
+    for m in range(3):
+        model = build_classifier(dataclasses.replace(cfg, seed=m), 3, 2)
+        model.load_state_dict({k: 0.5 * rng.normal(size=v.shape) for k, v in model.state_dict().items()})
+        members.append(model.eval())
+    merged = merge_members(members, cfg, 3, 2).eval()
+    X, L = pad_series(_series(rng, [7, 3, 5, 1, 6]))
+    expected = np.mean([m.forward(X, L) for m in members], 0)
+    np.testing.assert_allclose(merged.forward(X, L), expected, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def ensemble():
+    rng = np.random.default_rng(0)
+    y = np.arange(40) % 2
+    series = [(rng.normal(size=(T, 2)) + (1.5 if k else -1.5)).astype(np.float32)
+              for T, k in zip(rng.integers(4, 12, size=40), y)]
+    cfg = ClassifyConfig(hidden=6, epochs=3, lr=0.02, batch_size=8, ensemble=3, pool=2, progress=False)
+    return (*train_classifier(cfg, series, y, ["a", "b"], task="toy"), series, y)
+
+
+def test_an_ensemble_is_one_network_with_a_mean_history(ensemble):
+    model, history, n_fit, n_valid, series, y = ensemble
+    assert model.layers[0].hidden_size == 18 and (n_fit, n_valid) == (32, 8)
+    assert all(row["members"] >= 1 for row in history) and history[0]["members"] == 3
+    assert (predict_proba(model, series).argmax(1) == y).mean() >= 0.9
+
+
+def test_saved_model_reloads_with_identical_predictions(ensemble, tmp_path):
+    model, _, _, _, series, _ = ensemble
+    save(model, tmp_path / "m")
+    again = load(tmp_path / "m")
+    assert again.meta == model.meta
+    np.testing.assert_array_equal(predict_proba(again, series), predict_proba(model, series))
+
+
+def test_check_config_reports_every_problem_at_once():
+    cfg = ClassifyConfig(hidden=0, dropout=1.5, cell="tcn", ensemble=0)
+    with pytest.raises(RnnlabError) as e:
+        check_config(cfg)
+    assert all(k in str(e.value) for k in ("--hidden", "--dropout", "--cell", "--ensemble"))
+
+
+def test_training_refuses_a_single_class(rng):
+    with pytest.raises(RnnlabError, match="one class"):
+        train_classifier(ClassifyConfig(progress=False), _series(rng, [4, 4]), np.zeros(2, int), ["a"])
+
+
+def test_read_series_file_takes_npy_and_checks_channels(tmp_path, rng):
+    np.save(tmp_path / "one.npy", rng.normal(size=(6, 3)))
+    X, L = read_series_file(tmp_path / "one.npy", 3)
+    assert X.shape == (1, 6, 3) and L is None
+    with pytest.raises(RnnlabError, match="channels"):
+        read_series_file(tmp_path / "one.npy", 4)
+    np.save(tmp_path / "nan.npy", np.full((2, 6, 3), np.nan))
+    with pytest.raises(RnnlabError, match="finite"):
+        read_series_file(tmp_path / "nan.npy", 3)
