@@ -159,8 +159,15 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``rnnlab: error: ...``) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"rnnlab: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rnnlab", description="Recurrent networks with every equation written by hand.")
+    p = _Parser(prog="rnnlab", description="Recurrent networks with every equation written by hand.")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
