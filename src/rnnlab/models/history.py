@@ -11,26 +11,10 @@ import io
 import json
 import math
 import numbers
-import os
-import tempfile
 from pathlib import Path
 
 from rnnlab.errors import RnnlabError
-
-
-def _write_text_atomic(path, text: str) -> None:
-    """Temporary sibling, fsync, rename: a reader sees the old file or the new one, never half."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from rnnlab.models.io import write_text_atomic as _write_text_atomic
 
 
 class History(list):

@@ -28,19 +28,24 @@ def _json_default(o):
     raise TypeError(f"cannot write {type(o).__name__} to JSON")
 
 
-def write_json_atomic(path, obj) -> None:
-    """Write JSON through a temporary file, fsync, rename: readers never see half a file."""
+def write_text_atomic(path, text: str) -> None:
+    """Temporary sibling, fsync, rename: a reader sees the old file or the new one, never half."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, default=_json_default)
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path, obj) -> None:
+    """Write JSON atomically (see ``write_text_atomic``)."""
+    write_text_atomic(path, json.dumps(obj, indent=2, default=_json_default))
 
 
 def write_model_files(model, folder) -> None:
