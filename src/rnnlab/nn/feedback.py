@@ -140,18 +140,6 @@ class FeedbackRNN(Module):
             out.append(s)
         return out
 
-    def _check_lengths(self, lengths, B, T):
-        if lengths is None:
-            return None
-        lengths = np.asarray(lengths)
-        if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
-            raise RnnlabError(f"lengths expected an integer array of shape ({B},) but got "
-                              f"{lengths.dtype} {lengths.shape}.")
-        if lengths.min() < 1 or lengths.max() > T:
-            raise RnnlabError(f"lengths must lie in [1, {T}] (the time axis), got values from "
-                              f"{lengths.min()} to {lengths.max()}.")
-        return lengths.astype(np.int64)
-
     # -- forward ------------------------------------------------------------------------------
     def _w_ih(self):
         p = self.params

@@ -71,6 +71,19 @@ class Module:
     def eval(self):
         return self.train(False)
 
+    def _check_lengths(self, lengths, B, T):
+        """Valid steps per right-padded sequence: int array (B,) in [1, T], or None."""
+        if lengths is None:
+            return None
+        lengths = np.asarray(lengths)
+        if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
+            raise RnnlabError(f"lengths expected an integer array of shape ({B},) but got "
+                              f"{lengths.dtype} {lengths.shape}.")
+        if lengths.min() < 1 or lengths.max() > T:
+            raise RnnlabError(f"lengths must lie in [1, {T}] (the time axis), got values from "
+                              f"{lengths.min()} to {lengths.max()}.")
+        return lengths.astype(np.int64)
+
     def _as_input(self, name: str, x) -> np.ndarray:
         x = np.asarray(x)
         if x.dtype.kind not in "fiub":
