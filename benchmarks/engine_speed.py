@@ -92,14 +92,11 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table (for the README)")
     args = ap.parse_args(argv)
+    from _common import set_threads
+
     import torch
 
-    torch.set_num_threads(args.threads)
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(args.threads)
-    except ImportError:
-        pass
+    set_threads(args.threads)
     print(f"# threads={args.threads} torch={torch.__version__} numpy={np.__version__} "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '-')}")
     head = "| cell | shape (B,T,I,H,L) | torch train ms | numpy train ratio | numba train ratio | torch infer ms | numpy infer ratio | numba infer ratio |"

@@ -71,16 +71,13 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--paths", default="numba,numpy", help="kernel paths to time (numba is skipped without Numba)")
     args = ap.parse_args(argv)
+    from _common import set_threads
+
     import torch
 
     from rnnlab.nn import kernels
 
-    torch.set_num_threads(args.threads)
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(args.threads)
-    except ImportError:
-        pass
+    set_threads(args.threads)
     paths = [p for p in args.paths.split(",") if p == "numpy" or (p == "numba" and kernels.AVAILABLE)]
     print(f"# LSTM train step (forward + backward), float32, threads={args.threads}, torch={torch.__version__}, "
           f"numpy={np.__version__}")

@@ -86,17 +86,14 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = ap.parse_args(argv)
+    from _common import set_threads
+
     import torch
 
     from rnnlab.nn import kernels
     from rnnlab.torch.device import resolve_device
 
-    torch.set_num_threads(args.threads)
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(args.threads)
-    except ImportError:
-        pass
+    set_threads(args.threads)
     device = resolve_device(args.device)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {args.threads} threads"
     print(f"# device={device} ({where}) bf16={args.bf16} torch={torch.__version__} numpy={np.__version__} "

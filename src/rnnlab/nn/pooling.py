@@ -62,14 +62,7 @@ class MaskedPool(Module):
         B, T, _ = x.shape
         if lengths is None:
             return x, np.full(B, T, np.int64)
-        lengths = np.asarray(lengths)
-        if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
-            raise RnnlabError(f"MaskedPool lengths expected an integer array of shape ({B},) but got "
-                              f"{lengths.dtype} {lengths.shape}.")
-        if lengths.min() < 1 or lengths.max() > T:
-            raise RnnlabError(f"MaskedPool lengths must lie in [1, {T}] (the time axis), got values from "
-                              f"{lengths.min()} to {lengths.max()}.")
-        return x, lengths.astype(np.int64)
+        return x, self._check_lengths(lengths, B, T)
 
     def forward(self, x, lengths=None) -> np.ndarray:
         """x (B, T, F), lengths (B,) or None (all T valid) → (B, n_stats·F), [mean ‖ max] order."""

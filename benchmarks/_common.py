@@ -1,0 +1,15 @@
+"""Shared by the benchmark scripts (run as `python benchmarks/NAME.py`, so this folder is on sys.path)."""
+
+
+def set_threads(n: int):
+    """Give torch's intra-op pool and the BLAS pools the same ``n`` threads; returns torch."""
+    import torch
+
+    torch.set_num_threads(n)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)
+    except ImportError:
+        pass
+    return torch
