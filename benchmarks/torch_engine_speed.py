@@ -90,11 +90,15 @@ def main(argv=None):
 
     import torch
 
+    from rnnlab.errors import RnnlabError
     from rnnlab.nn import kernels
     from rnnlab.torch.device import resolve_device
 
     set_threads(args.threads)
-    device = resolve_device(args.device)
+    try:
+        device = resolve_device(args.device)
+    except RnnlabError as e:  # e.g. --device cuda without a GPU: one line, not a traceback
+        ap.error(str(e))
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {args.threads} threads"
     print(f"# device={device} ({where}) bf16={args.bf16} torch={torch.__version__} numpy={np.__version__} "
           f"numpy engine kernels={'numba' if kernels.ENABLED else 'numpy'} "

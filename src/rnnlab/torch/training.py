@@ -14,8 +14,13 @@ masked losses and metrics. Only the step differs, in torch::
     norm = clip_grad_norm_(params, clip_norm)       # a non-finite loss or norm skips the step
     optimizer.step()                                # torch.optim twin of the compiled optimiser
 
+Under torchrun (or with ``distributed=True``) the processes train data-parallel with
+DistributedDataParallel: each takes its slice of every global batch (``distributed.RankBatches``),
+the loss is divided by the global count of kept elements, and the logged loss and validation
+metrics are sums over all ranks, so the weights and the History equal one process's training.
+
 Not here (yet): checkpoints and ``resume`` (``rnnlab.models.training.fit`` has them for the NumPy
-engine), multi-GPU DDP, and ``l1``/``max_norm_recurrent`` optimiser options.
+engine), and ``l1``/``max_norm_recurrent`` optimiser options.
 """
 from __future__ import annotations
 
@@ -25,10 +30,12 @@ import time
 import numpy as np
 
 from rnnlab import nn as rnn_nn
-from rnnlab.errors import RnnlabError, NotFittedError
+from rnnlab.errors import NotFittedError, RnnlabError
 from rnnlab.models import arrays
+from rnnlab.models.callbacks import CSVLogger
 from rnnlab.models.history import History
 from rnnlab.models.training import Trainer, _check_args
+from rnnlab.torch import distributed as ddp
 from rnnlab.torch.device import autocast, resolve_device
 from rnnlab.torch.engine import _load_into_torch, _numpy_state, to_torch
 from rnnlab.torch.optional import require_torch
@@ -48,6 +55,15 @@ def masked_loss(out, y, mask, loss: str, ignore_index=None):
     out (B, [T,] C) logits or values; y class ids (B, [T]) or targets shaped like out;
     mask (B, T) bool or None. Computed in float32 at least, also under bf16 autocast.
     """
+    total, count, keep = masked_sum(out, y, mask, loss, ignore_index)
+    return total / count.clamp(min=1), keep
+
+
+def masked_sum(out, y, mask, loss: str, ignore_index=None):
+    """(loss summed over the kept elements, their count, kept positions): ``masked_loss`` before the mean.
+
+    Data-parallel ranks add sums and counts over all ranks before dividing, which keeps the mean exact.
+    """
     out = _widen(out)
     if loss == "cross_entropy":
         C = out.shape[-1]
@@ -56,25 +72,27 @@ def masked_loss(out, y, mask, loss: str, ignore_index=None):
         keep = torch.ones_like(per, dtype=torch.bool) if mask is None else mask.reshape(-1).clone()
         if ignore_index is not None:
             keep &= y.reshape(-1) != ignore_index
-        n = keep.sum()
-        return (per * keep).sum() / n.clamp(min=1), keep.reshape(y.shape)
+        return (per * keep).sum(), keep.sum(), keep.reshape(y.shape)
     y = y.to(out.dtype)
     per = (out - y) ** 2 if loss == "mse" else F.binary_cross_entropy_with_logits(out, y, reduction="none")
     keep = torch.ones(out.shape[:-1], dtype=torch.bool, device=out.device) if mask is None else mask
     k = keep[..., None].expand_as(per)
-    return (per * k).sum() / k.sum().clamp(min=1), keep
+    return (per * k).sum(), k.sum(), keep
 
 
 class TorchModel:
     """The torch net seen through the interface rnnlab's ``Trainer`` and callbacks use."""
 
-    def __init__(self, net, compile_config: dict, metrics, device, bf16: bool):
+    def __init__(self, net, compile_config: dict, metrics, device, bf16: bool, ddp_net=None):
         self.net, self.device, self.bf16 = net, device, bf16
         self.loss, self.ignore_index = compile_config["loss"], compile_config.get("ignore_index")
         self.metrics = list(metrics)
+        # training forwards go through DDP, whose hooks all-reduce the gradients; evaluation uses the
+        # bare net, which runs no collective, so ranks may evaluate different numbers of batches
+        self.step_net = net if ddp_net is None else ddp_net
 
     def train(self, mode: bool = True):
-        self.net.train(mode)
+        self.step_net.train(mode)
         return self
 
     def eval(self):
@@ -96,7 +114,7 @@ class TorchModel:
         return {k: (np.zeros(tuple(p.shape)) if p.grad is None else _widen(p.grad.detach()).cpu().numpy())
                 for k, p in self.net.named_parameters()}
 
-    def _forward(self, batch):
+    def _forward(self, batch, module):
         Xb, yb, Lb = batch
         x, lengths = self.net.as_tensors(Xb, Lb)
         y = torch.from_numpy(np.ascontiguousarray(yb)).to(self.device)
@@ -104,12 +122,17 @@ class TorchModel:
         if self.net.per_step and Lb is not None:
             mask = torch.from_numpy(arrays.step_mask(Lb, *Xb.shape[:2])).to(self.device)
         with autocast(self.device, self.bf16):
-            out = self.net(x, lengths)
-        value, keep = masked_loss(out, y, mask, self.loss, self.ignore_index)
-        return _widen(out), y, value, keep
+            out = module(x, lengths)
+        total, count, keep = masked_sum(out, y, mask, self.loss, self.ignore_index)
+        return _widen(out), y, total, count, keep
+
+    def train_step_loss_sums(self, batch):
+        """(Σ loss over the batch's kept elements, their count), tensors; the sum carries the graph."""
+        return self._forward(batch, self.step_net)[2:4]
 
     def train_step_loss_tensor(self, batch):
-        return self._forward(batch)[2]
+        total, count = self.train_step_loss_sums(batch)
+        return total / count.clamp(min=1)
 
     def train_step_loss(self, batch) -> float:
         """Forward and backward on one batch (gradients accumulate in ``.grad``), as ``Model`` has it."""
@@ -120,9 +143,9 @@ class TorchModel:
     @torch.no_grad()
     def evaluate_batch(self, batch) -> dict:
         """Summed loss and metrics over the batch's positions and their count, as ``Sequential``."""
-        out, y, value, keep = self._forward(batch)
+        out, y, total, n, keep = self._forward(batch, self.net)
         count = int(keep.sum())
-        sums = {"loss": float(value) * count, "count": count}
+        sums = {"loss": float(total / n.clamp(min=1)) * count, "count": count}
         if "accuracy" in self.metrics:
             if self.loss == "cross_entropy":
                 hit = (out.argmax(-1) == y).float()
@@ -178,8 +201,7 @@ class TorchTrainer(Trainer):
     def train_step(self, batch) -> bool:
         self.batch, self.grad_norm = batch, None
         self.optimizer.torch.zero_grad(set_to_none=True)
-        loss = self.model.train_step_loss_tensor(batch)
-        self.batch_loss = float(loss.detach())
+        loss, self.batch_loss = self.step_loss(batch)
         if not math.isfinite(self.batch_loss):
             return False
         loss.backward()
@@ -192,6 +214,64 @@ class TorchTrainer(Trainer):
         self.optimizer.step()
         self.step += 1
         return True
+
+    def epoch_batches(self, data, index_batches, per_step: bool):
+        """The training batches of one epoch, cut from ``data`` = (X, y, lengths)."""
+        return arrays.Batches(*data, index_batches, per_step=per_step)
+
+    def valid_batches(self, data, index_batches, per_step: bool):
+        """The validation batches, cut from ``data`` = (X, y, lengths)."""
+        return arrays.Batches(*data, index_batches, per_step=per_step)
+
+    def step_loss(self, batch):
+        """(the loss tensor to differentiate, the batch's loss as logged)."""
+        loss = self.model.train_step_loss_tensor(batch)
+        return loss, float(loss.detach())
+
+
+class DataParallelTrainer(TorchTrainer):
+    """``TorchTrainer`` for process ``rank`` of ``world`` under DDP; it trains on ``distributed.RankBatches``.
+
+    Every rank logs the same batch losses, gradient norms and validation metrics (sums over all
+    ranks), so callbacks such as ``EarlyStopping`` take the same decision everywhere. ``weight``
+    is 0 while the rank runs a stand-in for its empty slice of a batch, else 1.
+    """
+
+    def __init__(self, *args, rank: int, world: int):
+        super().__init__(*args)
+        self.rank, self.world, self.weight = rank, world, 1.0
+
+    def epoch_batches(self, data, index_batches, per_step: bool):
+        return ddp.RankBatches(*data, index_batches, self.rank, self.world, per_step)
+
+    def valid_batches(self, data, index_batches, per_step: bool):
+        parts = [ddp.rank_slice(idx, self.rank, self.world) for idx in index_batches]
+        return arrays.Batches(*data, [p for p in parts if p.size], per_step=per_step)
+
+    def train_step(self, item) -> bool:
+        batch, self.weight = item  # weight 0: a stand-in for this rank's empty slice of the batch
+        return super().train_step(batch)
+
+    def step_loss(self, batch):
+        total, count = self.model.train_step_loss_sums(batch)
+        total = total * self.weight
+        s, n = ddp.all_reduce_sum([total.detach(), count * self.weight], self.model.device)
+        n = max(n, 1.0)
+        # DDP averages gradients over the ranks, so world·Σ_rank/n_global averages to ∇(Σ_all/n_global)
+        return total * (self.world / n), s / n
+
+    def validate(self, batches) -> dict:
+        """``Trainer.validate`` over every rank's batches: sums and counts are added over the ranks."""
+        keys = ["loss", "count", *self.model.metrics]
+        sums = dict.fromkeys(keys, 0.0)
+        for batch in batches:
+            for k, v in self.model.evaluate_batch(batch).items():
+                sums[k] += float(v)
+        sums = dict(zip(keys, ddp.all_reduce_sum(sums.values(), self.model.device)))
+        count = sums.pop("count")
+        if count <= 0:
+            raise RnnlabError("the validation data holds no samples to evaluate; check the validation data.")
+        return {f"val_{k}": v / count for k, v in sums.items()}
 
 
 def _split(model, X, y, lengths, validation_data, validation_split, split_rng):
@@ -215,43 +295,64 @@ def _split(model, X, y, lengths, validation_data, validation_split, split_rng):
 
 def torch_fit(model, X, y, *, epochs=10, batch_size=32, validation_data=None, validation_split=0.0,
               callbacks=(), lengths=None, shuffle=True, seed=0, clip_norm=5.0, progress=True,
-              bucket_by_length=False, device="auto", bf16=False, monitor=None) -> History:
+              bucket_by_length=False, device="auto", bf16=False, monitor=None, distributed=None) -> History:
     """Train the compiled ``Sequential`` ``model`` with the PyTorch engine; its weights are updated in place.
 
     Parameters are those of ``Sequential.fit`` plus:
 
     device : {"auto", "cpu", "cuda"} or "cuda:N"
-        Where to train; "auto" takes the GPU when there is one.
+        Where to train; "auto" takes the GPU when there is one. Under torchrun, "auto" and "cuda"
+        mean this process's GPU, ``cuda:LOCAL_RANK``.
     bf16 : bool, default False
         bf16 autocast on CUDA (weights and optimiser state stay float32).
     monitor : str, optional
         History key of the best epoch; "val_loss" with validation, else "loss".
+    distributed : bool, optional
+        Train data-parallel with the other processes of the torchrun job (DistributedDataParallel);
+        by default when torchrun started more than one process. Every process must pass the same
+        data, seed and arguments; ``batch_size`` is the global batch, shared out among them. Only
+        rank 0 shows progress and runs ``CSVLogger``; the weights come back on every rank.
 
-    ``seed`` fixes the split, the batch order and torch's dropout masks (``torch.manual_seed``).
+    ``seed`` fixes the split, the batch order and torch's dropout masks (``torch.manual_seed``;
+    seed + rank under DDP, so that ranks drop different units).
     Returns the ``History`` (also kept as ``model.history_``).
     """
     if getattr(model, "loss", None) is None or getattr(model, "_compile_config", None) is None:
         raise NotFittedError("torch_fit needs a compiled Sequential; call model.compile(loss=..., "
                              "optimizer=...) first.")
     batch_size = model._batch_size(batch_size)
+    parallel = ddp.is_distributed() if distributed is None else bool(distributed)
+    if parallel and not isinstance(seed, (int, np.integer)):
+        raise RnnlabError(f"distributed training needs an integer seed, so that every process draws the same "
+                          f"batches, but got {seed!r}.")
     split_rng, train_rng = np.random.default_rng(seed).spawn(2)
     (X, y, lengths), valid = _split(model, X, y, lengths, validation_data, validation_split, split_rng)
+    arrays.warn_if_far_from_unit_scale(X, lengths)
     if bucket_by_length and lengths is None:
         raise RnnlabError("bucket_by_length needs variable lengths: pass lengths or use an Embedding with "
                           "padding_idx on right-padded ids.")
-    dev = resolve_device(device)
+    dev = ddp.setup(device) if parallel else resolve_device(device)
     autocast(dev, bf16)  # fail before training when bf16 cannot run here
+    rank = ddp.rank() if parallel else 0
+    if parallel:
+        ddp.check_same(X.shape[0], "the number of training sequences", dev)
     if isinstance(seed, (int, np.integer)):
-        torch.manual_seed(int(seed))
+        torch.manual_seed(int(seed) + rank)
     net = to_torch(model, dev).train()
-    tmodel = TorchModel(net, model._compile_config, model.metrics, dev, bf16)
+    # DDP copies rank 0's weights to every rank as it wraps the net, so all ranks start alike
+    wrapper = torch.nn.parallel.DistributedDataParallel(
+        net, device_ids=[dev.index] if dev.type == "cuda" else None) if parallel else None
+    tmodel = TorchModel(net, model._compile_config, model.metrics, dev, bf16, ddp_net=wrapper)
     optimizer = TorchOptimizer(model.optimizer, net.parameters())
     monitor = monitor or ("val_loss" if valid else "loss")
     callbacks = _check_args(tmodel, lambda rng: None, epochs, optimizer, None, callbacks, clip_norm, monitor)
-    trainer = TorchTrainer(tmodel, optimizer, callbacks, clip_norm, int(epochs), valid is not None)
+    if rank != 0:  # rank 0 alone writes files
+        callbacks = [cb for cb in callbacks if not isinstance(cb, CSVLogger)]
+    args = (tmodel, optimizer, callbacks, clip_norm, int(epochs), valid is not None)
+    trainer = DataParallelTrainer(*args, rank=rank, world=ddp.world_size()) if parallel else TorchTrainer(*args)
     trainer.max_bad_steps = 20
     history = _run(trainer, (X, y, lengths), valid, batch_size, shuffle, bucket_by_length, train_rng, monitor,
-                   progress, model.per_step)
+                   progress and rank == 0, model.per_step)
     model.load_state_dict(tmodel.state_dict())
     model.optimizer.lr = optimizer.lr
     model.history_ = history
@@ -260,7 +361,7 @@ def torch_fit(model, X, y, *, epochs=10, batch_size=32, validation_data=None, va
 
 
 def _run(trainer, train, valid, batch_size, shuffle, bucket, rng, monitor, progress, per_step) -> History:
-    X, y, lengths = train
+    X, _, lengths = train
     best, higher = None, "acc" in monitor
     trainer.call("on_train_begin")
     for epoch in range(trainer.epochs):
@@ -268,17 +369,16 @@ def _run(trainer, train, valid, batch_size, shuffle, bucket, rng, monitor, progr
         trainer.model.train()
         trainer.call("on_epoch_begin")
         t0 = time.perf_counter()
-        batches = arrays.Batches(X, y, lengths, arrays.batch_indices(
-            X.shape[0], batch_size, rng, shuffle=shuffle, lengths=lengths, bucket=bucket), per_step=per_step)
+        batches = trainer.epoch_batches(train, arrays.batch_indices(
+            X.shape[0], batch_size, rng, shuffle=shuffle, lengths=lengths, bucket=bucket), per_step)
         bar = {"desc": f"epoch {epoch + 1}/{trainer.epochs}", "disable": None if progress else True,
                "leave": True, "dynamic_ncols": True}
         row = {"epoch": epoch + 1, **trainer.train_epoch(batches, bar)}
         row["lr"] = trainer.optimizer.lr
         if valid is not None:
             trainer.model.eval()
-            Xv, yv, Lv = valid
-            row.update(trainer.validate(arrays.Batches(Xv, yv, Lv, arrays.batch_indices(
-                Xv.shape[0], max(batch_size, 256), shuffle=False), per_step=per_step)))
+            row.update(trainer.validate(trainer.valid_batches(valid, arrays.batch_indices(
+                valid[0].shape[0], max(batch_size, 256), shuffle=False), per_step)))
         row["seconds"] = time.perf_counter() - t0
         if monitor not in row:
             raise RnnlabError(f"monitor {monitor!r} is not among the epoch logs {sorted(row)}; pick one of those.")
