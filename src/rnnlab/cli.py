@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import sys
 
-from rnnlab.errors import RnnlabError
+from rnnlab.errors import RnnlabError, TrainingInterrupted
 
 
 def cmd_check(args) -> int:
@@ -47,14 +47,32 @@ def _optional_type(annotation) -> type:
 
 def cmd_train(args) -> int:
     from rnnlab.tasks import get_task, run_task
+    from rnnlab.tasks.base import resume_task
 
-    task = get_task(args.task)
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(task.Config)}
-    metrics = run_task(args.task, task.Config(**values))
-    out = values.get("out") or f"runs/{args.task}"
+    import signal
+
+    def stop(signum, frame):  # outside fit's own handler (between networks), stop the same way as Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    if args.resume:
+        if args.task:
+            raise RnnlabError("--resume continues a run with the options it was started with; give only "
+                              f"`rnnlab train --resume {args.resume}`.")
+        metrics = resume_task(args.resume)
+        args.task, out = metrics["task"], metrics["config"]["out"] or f"runs/{metrics['task']}"
+    else:
+        task = get_task(args.task)
+        values = {f.name: getattr(args, f.name) for f in dataclasses.fields(task.Config)}
+        metrics = run_task(args.task, task.Config(**values))
+        out = values.get("out") or f"runs/{args.task}"
     test = ", ".join(f"{k} {v:.4g}" for k, v in metrics["test"].items())
     base = metrics["baseline"]
     base_test = ", ".join(f"{k} {v:.4g}" for k, v in base.get("test", {}).items())
+    from rnnlab.torch.distributed import is_main_process
+
+    if not is_main_process():  # torchrun: every rank trained, rank 0 wrote and reports
+        return 0
     print(f"{args.task}: test {test}; baseline {base.get('name')}: {base_test}; "
           f"{metrics['seconds']:.0f} s; written to {out}/")
     return 0
@@ -68,7 +86,11 @@ def _load_task_model(path):
     name = model.meta.get("task")
     if not name:
         raise RnnlabError(f"{path} holds a model that no task made; use it from Python with rnnlab.models.load.")
-    return model, get_task(name)
+    if not isinstance(name, str):
+        raise RnnlabError(f"{path}/config.json names a task that is not a string: {name!r:.60}.")
+    task = get_task(name)
+    task.check_model(model, path)
+    return model, task
 
 
 def cmd_evaluate(args) -> int:
@@ -182,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("train", help="train a task on its built-in data or on yours (--data)")
+    t.add_argument("--resume", metavar="DIR", help="continue the killed run that was writing to DIR")
     tsub = t.add_subparsers(dest="task", metavar="TASK")
     from rnnlab.tasks import TASKS
 
@@ -251,11 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "func", None) or (args.command == "train" and not args.task):
+    if not getattr(args, "func", None) or (args.command == "train" and not args.task and not args.resume):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
+    except TrainingInterrupted as e:
+        print(f"rnnlab: {e}", file=sys.stderr)
+        return 130
     except RnnlabError as e:
         if args.debug:
             raise

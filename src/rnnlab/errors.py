@@ -16,6 +16,14 @@ class NotFittedError(RnnlabError, _SkNotFitted):
     """A model or estimator was used before it was trained."""
 
 
+class TrainingInterrupted(Exception):
+    """Training stopped on SIGINT/SIGTERM after writing a checkpoint that resumes it."""
+
+
+class DataScaleWarning(UserWarning):
+    """Inputs far from unit scale: training will be slow or unstable unless they are standardised."""
+
+
 def check_shape(name: str, arr, expected: tuple, hint: str = "") -> None:
     """Raise RnnlabError unless ``arr.shape`` matches ``expected`` (None matches any size)."""
     shape = getattr(arr, "shape", None)

@@ -137,3 +137,28 @@ def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path, quadratic, b
                      checkpoint_dir=tmp_path, resume=True)
     assert (tmp_path / "last" / "state.json").read_text() == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary folders left behind"
+
+
+def test_resuming_a_finished_early_stopped_run_trains_no_further(tmp_path):
+    from rnnlab import nn
+    from rnnlab.models import Sequential
+    from rnnlab.models.callbacks import EarlyStopping
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 6, 2)).astype(np.float32)
+    y = rng.integers(0, 2, 64)                 # noise labels: validation stops improving quickly
+
+    def run():
+        model = Sequential([nn.GRU(2, 8, return_sequences=False, seed=1), nn.Dense(8, 2, seed=2)])
+        model.compile("cross_entropy", "adam", lr=5e-2)
+        model.fit(X, y, epochs=40, batch_size=16, validation_split=0.25, seed=3, progress=False,
+                  callbacks=[EarlyStopping("val_loss", patience=1, restore_best_weights=True)],
+                  checkpoint_dir=tmp_path, resume=True)
+        return model
+
+    first = run()
+    assert len(first.history_) < 40
+    again = run()                              # same checkpoint folder: the run is already done
+    assert len(again.history_) == len(first.history_)
+    for k, v in first.state_dict().items():
+        np.testing.assert_array_equal(again.state_dict()[k], v, err_msg=k)

@@ -127,6 +127,19 @@ def test_embedding_model_predictions_match(cell, per_step):
     np.testing.assert_allclose(net.predict(X), model.predict(X), atol=TOL, rtol=0)
 
 
+@pytest.mark.parametrize("mode", ["mean", "max", "meanmax"])
+def test_masked_pool_heads_match_and_ignore_padding(mode):
+    from rnnlab.nn.pooling import MaskedPool
+
+    layers = [nn.GRU(3, 5, bidirectional=True, return_sequences=True, seed=0), MaskedPool(mode),
+              nn.Dense(10 * (2 if mode == "meanmax" else 1), 2, seed=1)]
+    model = randomize(Sequential(layers), seed=2).compile(loss="cross_entropy").eval()
+    X = features()
+    X[1, LENGTHS[1]:] = 1e3                    # large padding: any leak into the pool would show
+    net = to_torch(model)
+    np.testing.assert_allclose(forward_torch(net, X, LENGTHS), model.forward(X, LENGTHS), atol=TOL, rtol=0)
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_folder_saved_by_numpy_loads_in_torch(tmp_path, cell):
     model = embedding_model(cell, per_step=True)

@@ -277,7 +277,7 @@ class Forecaster(Model):
     # -- training -----------------------------------------------------------------------------------
     def fit(self, series, *, epochs: int = 50, batch_size: int = 32, lr: float = 3e-3, optimizer=None,
             validation_fraction: float = 0.0, seed=0, progress: bool = False, callbacks=(), clip_norm=5.0,
-            out_dir=None):
+            out_dir=None, **fit_options):
         """Train on one series with ``rnnlab.models.training.fit``; returns the ``History``.
 
         Parameters
@@ -296,6 +296,9 @@ class Forecaster(Model):
             Batch order.
         progress, callbacks, clip_norm, out_dir
             As in ``rnnlab.models.training.fit``.
+        **fit_options
+            Passed to ``rnnlab.models.training.fit``: ``checkpoint_dir``, ``resume``,
+            ``checkpoint_minutes``, ``checkpoint_steps``, ``max_bad_steps``, ``on_interrupt``.
 
         Notes
         -----
@@ -337,7 +340,7 @@ class Forecaster(Model):
 
         history = training.fit(self, train_batches, epochs=epochs, optimizer=optimizer or nn.Adam(lr),
                                valid_batches=valid_batches if valid is not None else None, callbacks=callbacks,
-                               clip_norm=clip_norm, seed=seed, progress=progress, out_dir=out_dir)
+                               clip_norm=clip_norm, seed=seed, progress=progress, out_dir=out_dir, **fit_options)
         self.meta["tail"] = s[-(self.window + 1):].tolist()
         sums = self.evaluate_batch(self._take(train, np.arange(n)))
         self.meta["residual_std"] = float(np.sqrt(sums["loss"] / sums["count"]))

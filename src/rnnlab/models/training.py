@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from rnnlab.errors import RnnlabError
+from rnnlab.errors import RnnlabError, TrainingInterrupted
 from rnnlab.models.callbacks import Callback
 from rnnlab.models.history import History
 from rnnlab.nn.optim import clip_grad_norm
@@ -71,6 +71,7 @@ class Trainer:
         self.max_bad_steps = None
         self.after_batch = None      # fit's checkpoint hook: after_batch(batch_index, partial sums)
         self.interrupted = False     # set by SIGINT/SIGTERM: stop at the next batch boundary
+        self.interrupt_raises = False  # fit(on_interrupt="raise") warns nothing: it raises instead
 
     def call(self, hook: str) -> None:
         for cb in self.callbacks:
@@ -181,7 +182,7 @@ def _check_args(model, train_batches, epochs, optimizer, valid_batches, callback
 
 def fit(model, train_batches, *, epochs, optimizer, valid_batches=None, callbacks=(), clip_norm=5.0,
         seed=0, progress=True, out_dir=None, monitor="val_loss", checkpoint_dir=None, resume=False,
-        checkpoint_minutes=None, checkpoint_steps=None, max_bad_steps=20) -> History:
+        checkpoint_minutes=None, checkpoint_steps=None, max_bad_steps=20, on_interrupt="return") -> History:
     """Train ``model`` for ``epochs`` epochs and return the per-epoch ``History``.
 
     Parameters
@@ -191,7 +192,9 @@ def fit(model, train_batches, *, epochs, optimizer, valid_batches=None, callback
         validation, ``evaluate_batch(batch) -> {"loss": Σ, ..., "count": n}``.
     train_batches : callable
         ``train_batches(rng)`` returns the batches of one epoch, shuffled with the
-        ``numpy.random.Generator`` it receives; called once per epoch.
+        ``numpy.random.Generator`` it receives; called once per epoch. A source that carries
+        state from one epoch to the next (a stream part-way through a pass) offers ``state_dict()``
+        and ``load_state_dict(state)`` (JSON values) so that checkpoints resume it exactly.
     epochs : int
     optimizer : rnnlab.nn optimiser
         Stepped as ``optimizer.step(model.params, model.grads)``.
@@ -221,7 +224,12 @@ def fit(model, train_batches, *, epochs, optimizer, valid_batches=None, callback
         monitor improves. SIGINT/SIGTERM then stop at the next batch boundary after a checkpoint.
     resume : bool
         Continue from ``checkpoint_dir/last`` if it exists: the result is bit for bit the one an
-        uninterrupted run with the same seed gives.
+        uninterrupted run with the same seed gives. A run that a callback had stopped early is not trained
+        further: its final weights (the best ones, with ``EarlyStopping(restore_best_weights)``) come back;
+        one that ran all its epochs trains on when ``epochs`` is now larger.
+    on_interrupt : {"return", "raise"}, default "return"
+        After SIGINT/SIGTERM and the checkpoint: return the history so far (with a warning), or raise
+        ``TrainingInterrupted`` (what a pipeline that must not go on with half-trained weights wants).
     max_bad_steps : int or None, default 20
         Stop with a clear error after this many consecutive non-finite steps.
 
@@ -234,6 +242,8 @@ def fit(model, train_batches, *, epochs, optimizer, valid_batches=None, callback
     """
     callbacks = _check_args(model, train_batches, epochs, optimizer, valid_batches, callbacks, clip_norm,
                             monitor)
+    if on_interrupt not in ("return", "raise"):
+        raise RnnlabError(f"on_interrupt must be 'return' or 'raise', got {on_interrupt!r}.")
     rng = np.random.default_rng(seed)
     if valid_batches is None and monitor.startswith("val_"):
         monitor = "loss"
@@ -243,6 +253,7 @@ def fit(model, train_batches, *, epochs, optimizer, valid_batches=None, callback
         out_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(model, optimizer, callbacks, clip_norm, int(epochs), valid_batches is not None)
     trainer.max_bad_steps = max_bad_steps
+    trainer.interrupt_raises = on_interrupt == "raise"
     best, start_epoch, start_batch, partial = None, 0, 0, None
     base_lr = float(optimizer.lr)
     ckpt = _Checkpointer(checkpoint_dir, checkpoint_minutes, checkpoint_steps) if checkpoint_dir else None
@@ -254,9 +265,13 @@ def fit(model, train_batches, *, epochs, optimizer, valid_batches=None, callback
     if resumed is not None:
         optimizer.lr = resumed["lr"]
         start_epoch, start_batch, partial = resumed["epoch"], resumed["batch"], resumed["partial"]
+        if resumed.get("done"):  # stopped early: only on_train_end (best weights back) is left to run
+            start_epoch = int(epochs)
         trainer.step, best = resumed["step"], resumed["best"]
         trainer.history.extend(resumed["history"])
         rng.bit_generator.state = resumed["epoch_rng"]
+        if resumed.get("batches") is not None:
+            train_batches.load_state_dict(resumed["batches"])
         for cb, st in zip(callbacks, resumed.get("callbacks", [])):
             if st is not None and hasattr(cb, "load_state_dict"):
                 cb.load_state_dict(st)
@@ -268,6 +283,9 @@ def fit(model, train_batches, *, epochs, optimizer, valid_batches=None, callback
         history = _run_epochs(model, trainer, train_batches, valid_batches, rng, epochs, start_epoch,
                               start_batch, partial, progress, monitor, higher_is_better, best, base_lr,
                               ckpt, out_dir, callbacks)
+    if trainer.interrupted and on_interrupt == "raise":
+        raise TrainingInterrupted(f"training interrupted in epoch {len(history) + 1}; the checkpoint in "
+                                  f"{ckpt.root} resumes it.")
     return history
 
 
@@ -275,8 +293,14 @@ def _run_epochs(model, trainer, train_batches, valid_batches, rng, epochs, start
                 partial, progress, monitor, higher_is_better, best, base_lr, ckpt, out_dir, callbacks):
     optimizer = trainer.optimizer
 
-    def state(epoch, batch, epoch_rng, partial_sums):
-        return {"epoch": epoch, "batch": batch, "epoch_rng": epoch_rng, "partial": partial_sums,
+    def epoch_start():
+        """What replays an epoch: the generator's state, and the batch source's own if it keeps one
+        across epochs (a text stream part-way through a pass)."""
+        keeps = hasattr(train_batches, "state_dict")
+        return rng.bit_generator.state, train_batches.state_dict() if keeps else None
+
+    def state(epoch, batch, start, partial_sums):
+        return {"epoch": epoch, "batch": batch, "epoch_rng": start[0], "batches": start[1], "partial": partial_sums,
                 "step": trainer.step, "best": best, "base_lr": base_lr, "lr": float(optimizer.lr),
                 "history": [dict(r) for r in trainer.history],
                 "callbacks": [cb.state_dict() if hasattr(cb, "state_dict") else None for cb in callbacks]}
@@ -290,16 +314,18 @@ def _run_epochs(model, trainer, train_batches, valid_batches, rng, epochs, start
         t0 = time.perf_counter()
         bar_kw = {"desc": f"epoch {epoch + 1}/{epochs}", "disable": None if progress else True,
                   "leave": True, "dynamic_ncols": True}
-        epoch_rng = rng.bit_generator.state
+        start = epoch_start()
         batches = train_batches(rng)
         if ckpt is not None:
             trainer.after_batch = lambda i, sums: ckpt.maybe(
-                model, optimizer, lambda: state(epoch, i + 1, epoch_rng, dict(sums, lr=float(optimizer.lr))),
+                model, optimizer, lambda: state(epoch, i + 1, start, dict(sums, lr=float(optimizer.lr))),
                 force=trainer.interrupted)
         first = start_batch if epoch == start_epoch else 0
         row = {"epoch": epoch + 1, **trainer.train_epoch(batches, bar_kw, first,
                                                         partial if epoch == start_epoch else None)}
         if trainer.interrupted:
+            if trainer.interrupt_raises:
+                return trainer.history
             warnings.warn(f"training interrupted in epoch {epoch + 1}; the checkpoint in {ckpt.root} "
                           "resumes it (resume=True).", RuntimeWarning, stacklevel=3)
             return trainer.history
@@ -324,7 +350,8 @@ def _run_epochs(model, trainer, train_batches, valid_batches, rng, epochs, start
         if ckpt is not None:
             if improved:
                 ckpt.save_best(model, row)
-            ckpt.save(model, optimizer, state(epoch + 1, 0, rng.bit_generator.state, None))
+            # done: stopped early, so a resumed run must not train on past the stop
+            ckpt.save(model, optimizer, dict(state(epoch + 1, 0, epoch_start(), None), done=trainer.stop))
         if trainer.stop:
             break
     trainer.call("on_train_end")

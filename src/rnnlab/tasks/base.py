@@ -11,19 +11,31 @@ A task turns data into a trained model, held-out numbers and pictures, all in on
 
 Everything is written into a hidden staging folder beside DIR and moved into place only when the
 run succeeded, so a failed or interrupted run never loses or half-writes what DIR held before.
+
+While it trains, a run keeps checkpoints in ``DIR.checkpoints/`` (beside DIR): ``task.json`` (the
+task and its options) and one checkpoint folder per trained network, written at the end of every
+epoch and every few minutes. A killed run continues with ``rnnlab train --resume DIR``
+(``resume_task``) and ends with the very weights of an uninterrupted run; the checkpoints are
+deleted once DIR holds the finished run.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnlab.errors import RnnlabError
+from rnnlab.errors import RnnlabError, TrainingInterrupted
 from rnnlab.models.io import replace_folder, write_json_atomic, write_model_files
+from rnnlab.torch.distributed import is_main_process  # reads torchrun's environment; never imports torch
 
 METRIC_NAMES = ("accuracy", "nats_per_char", "per", "wer", "mase", "smape")
+ENGINES = ("numpy", "torch")
+CHECKPOINT_MINUTES = 5.0   # besides every epoch end: a long epoch loses at most this much work
+TASK_FILE = "task.json"
 
 
 @dataclass
@@ -45,6 +57,8 @@ class TaskConfig:
     lr: learning rate (Adam)
     limit: use only the first N training examples (quick runs)
     progress: show progress bars
+    engine: numpy (rnnlab's engine; checkpoints and --resume) or torch (PyTorch; GPUs and torchrun)
+    device: where the torch engine trains: auto, cpu, cuda or cuda:N
     """
 
     data: str | None = None
@@ -59,6 +73,8 @@ class TaskConfig:
     lr: float = 1e-3
     limit: int | None = None
     progress: bool = True
+    engine: str = "numpy"
+    device: str = "auto"
 
     @classmethod
     def field_help(cls) -> dict[str, str]:
@@ -72,13 +88,29 @@ class TaskConfig:
         return out
 
 
+def checkpoint_root(out) -> Path:
+    """Where the run writing to ``out`` keeps its checkpoints: ``out.checkpoints`` beside it."""
+    out = Path(out)
+    return out.parent / f"{out.name}.checkpoints"
+
+
 class RunDir:
-    """The staging folder of one run; ``commit`` moves it to the output folder."""
+    """The staging folder of one run; ``commit`` moves it to the output folder.
+
+    ``fit_options(name)`` are the keyword arguments that make ``fit`` checkpoint network ``name``
+    into ``DIR.checkpoints/name`` and continue from there when the run is resumed.
+    """
 
     def __init__(self, out: Path):
         self.out = Path(out)
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.path = Path(tempfile.mkdtemp(dir=self.out.parent, prefix=f".{self.out.name}.staging"))
+        self.checkpoints = checkpoint_root(self.out)
+
+    def fit_options(self, name: str = "model") -> dict:
+        # resume=True is safe on a fresh run: run_task refuses to start over stale checkpoints
+        return {"checkpoint_dir": self.checkpoints / name, "resume": True,
+                "checkpoint_minutes": CHECKPOINT_MINUTES, "on_interrupt": "raise"}
 
     def save_model(self, model) -> None:
         write_model_files(model, self.path)
@@ -107,9 +139,18 @@ class Task:
     description = ""
     Config = TaskConfig
     default_data = ""  # what --data defaults to, for `rnnlab train --help` and the README
+    supports_torch = False  # trains a Sequential, so --engine torch can train it with torch_fit
 
     def run(self, cfg, run_dir: RunDir) -> dict:
         raise NotImplementedError
+
+    def check_model(self, model, path) -> None:
+        """Before a saved model is used: what it stores beside its weights must fit them."""
+        from rnnlab.tasks.model_checks import problems
+
+        found = problems(self.name, model)
+        if found:
+            raise RnnlabError(f"{path} does not hold a usable {self.name} model: {'; '.join(found)}.")
 
     def predict(self, model, inputs: str) -> list[str]:
         """Lines to print for ``rnnlab predict DIR INPUT``."""
@@ -147,8 +188,12 @@ def check_metrics(metrics: dict) -> dict:
     return metrics
 
 
-def run_task(name: str, cfg=None, **overrides) -> dict:
-    """Run task ``name`` with ``cfg`` (or its defaults updated by ``overrides``); returns metrics."""
+def run_task(name: str, cfg=None, *, resume: bool = False, **overrides) -> dict:
+    """Run task ``name`` with ``cfg`` (or its defaults updated by ``overrides``); returns metrics.
+
+    ``resume=True`` continues from the checkpoints of a killed run (see the module docstring);
+    without it, a run refuses to start over another run's checkpoints rather than delete them.
+    """
     task = get_task(name)
     if cfg is None:
         fields = {f.name for f in dataclasses.fields(task.Config)}
@@ -156,7 +201,19 @@ def run_task(name: str, cfg=None, **overrides) -> dict:
         if unknown:
             raise RnnlabError(f"task {name!r} has no option(s) {', '.join(unknown)}.")
         cfg = task.Config(**overrides)
+    if cfg.engine not in ENGINES:
+        raise RnnlabError(f"--engine must be one of {', '.join(ENGINES)}, got {cfg.engine!r}.")
+    if cfg.engine == "torch" and not task.supports_torch:
+        raise RnnlabError(f"task {name!r} trains with the numpy engine only; drop --engine torch.")
     out = Path(cfg.out or f"runs/{name}")
+    ckpt = checkpoint_root(out)
+    checkpoints = cfg.engine == "numpy"  # the torch engine trains without (so torchrun ranks never race here)
+    if checkpoints and ckpt.exists() and not resume:
+        raise RnnlabError(f"{ckpt} holds the checkpoints of an unfinished run; continue it with "
+                          f"`rnnlab train --resume {out}`, or delete that folder to start afresh.")
+    if checkpoints and not resume:
+        ckpt.mkdir(parents=True)
+        write_json_atomic(ckpt / TASK_FILE, {"task": name, "config": dataclasses.asdict(cfg)})
     run_dir = RunDir(out)
     t0 = time.perf_counter()
     try:
@@ -164,8 +221,42 @@ def run_task(name: str, cfg=None, **overrides) -> dict:
         metrics["seconds"] = round(time.perf_counter() - t0, 2)
         metrics.setdefault("config", dataclasses.asdict(cfg))
         run_dir.write_json("metrics.json", check_metrics(metrics))
-        run_dir.commit()
-    except BaseException:
+        if is_main_process():
+            run_dir.commit()
+        else:  # a torchrun worker other than rank 0: rank 0 writes the one copy
+            run_dir.abandon()
+    except BaseException as e:
         run_dir.abandon()
+        trained = checkpoints and any(p.is_dir() for p in ckpt.iterdir())
+        if checkpoints and not trained:  # nothing trained yet: nothing to resume
+            shutil.rmtree(ckpt, ignore_errors=True)
+        if isinstance(e, (TrainingInterrupted, KeyboardInterrupt)) and trained:
+            raise TrainingInterrupted(f"training interrupted; the checkpoints in {ckpt} keep it: continue "
+                                      f"with `rnnlab train --resume {out}`.") from None
         raise
+    if checkpoints:  # renamed first, so a kill mid-delete never leaves a half checkpoint that looks resumable
+        trash = ckpt.with_name(f".{ckpt.name}.done")
+        ckpt.rename(trash)
+        shutil.rmtree(trash, ignore_errors=True)
     return metrics
+
+
+def resume_task(path) -> dict:
+    """Continue the killed run that was writing to ``path`` (or whose ``.checkpoints`` folder it is)."""
+    path = Path(path)
+    ckpt = path if path.name.endswith(".checkpoints") else checkpoint_root(path)
+    try:
+        saved = json.loads((ckpt / TASK_FILE).read_text())
+        name, config = saved["task"], saved["config"]
+    except FileNotFoundError:
+        raise RnnlabError(f"{path} has no unfinished run to resume (no {ckpt / TASK_FILE}); a finished run "
+                          "deletes its checkpoints.") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise RnnlabError(f"{ckpt / TASK_FILE} is damaged ({e}); delete {ckpt} and start the run again.") from None
+    task = get_task(name)
+    fields = {f.name for f in dataclasses.fields(task.Config)}
+    if not isinstance(config, dict) or set(config) - fields:
+        raise RnnlabError(f"{ckpt / TASK_FILE} does not hold options of task {name!r}; delete {ckpt} and "
+                          "start the run again.")
+    return run_task(name, task.Config(**config), resume=True)
+

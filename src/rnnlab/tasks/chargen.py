@@ -126,7 +126,34 @@ class Intervals:
 
     def __init__(self, stream: StreamBatches, steps: int, budget: "Budget"):
         self.stream, self.steps, self.budget = stream, steps, budget
+        self._pass = self._first = None
+        self._pass_rng, self._taken = None, 0   # how the running pass started, and how far it got
+
+    def state_dict(self) -> dict:
+        """Where the running pass stands (JSON), so a resumed run continues it exactly."""
+        return {"pass_rng": self._pass_rng, "taken": self._taken if self._pass is not None else None}
+
+    def load_state_dict(self, state: dict) -> None:
         self._pass = None
+        if state.get("taken") is not None:
+            rng = None
+            if state["pass_rng"] is not None:
+                rng = np.random.default_rng()
+                rng.bit_generator.state = state["pass_rng"]
+            self._start_pass(rng)
+            for _ in range(state["taken"]):
+                self._next()
+
+    def _start_pass(self, rng) -> None:
+        self._pass_rng, self._taken = None if rng is None else rng.bit_generator.state, 0
+        self._pass = iter(self.stream(rng))
+        self._first = next(self._pass, None)  # the pass draws its random offset here, from this rng
+
+    def _next(self):
+        batch = self._first if self._first is not None else next(self._pass, None)
+        self._first = None
+        self._taken += 1
+        return batch
 
     def __call__(self, rng):
         done = 0
@@ -134,8 +161,8 @@ class Intervals:
             if done and self.budget.spent():
                 return
             if self._pass is None:
-                self._pass = iter(self.stream(rng))
-            batch = next(self._pass, None)
+                self._start_pass(rng)
+            batch = self._next()
             if batch is None:
                 self._pass = None
                 if not self.steps:
@@ -171,6 +198,13 @@ class Budget(Callback):
 
     def on_train_begin(self, trainer) -> None:
         self.t0, self.lr0 = time.monotonic(), float(trainer.optimizer.lr)
+
+    def state_dict(self) -> dict:
+        return {"seconds_used": time.monotonic() - self.t0}
+
+    def load_state_dict(self, state: dict) -> None:
+        """A resumed run gets the rest of the time budget, not all of it again."""
+        self.t0 = time.monotonic() - float(state["seconds_used"])
 
     def on_batch_end(self, trainer) -> None:
         self.steps = trainer.step
@@ -285,7 +319,7 @@ class Chargen(Task):
         history = fit(model, Intervals(stream, cfg.eval_every, budget), epochs=n_intervals,
                       optimizer=nn.Adam(cfg.lr), valid_batches=valid_batches,
                       callbacks=[budget, EarlyStopping("val_loss", patience=cfg.patience)],
-                      seed=cfg.seed, progress=cfg.progress)
+                      seed=cfg.seed, progress=cfg.progress, **run_dir.fit_options())
         test_nats = nats_per_char(model, ids["test"], cfg.bptt)
         baselines = ngram_baselines(np.concatenate([ids["train"], ids["valid"]]), ids["test"], len(vocab))
         best_name = min(baselines, key=baselines.get)

@@ -24,6 +24,7 @@ from rnnlab.models.callbacks import EarlyStopping
 from rnnlab.models.history import History
 from rnnlab.nn.pooling import MaskedPool
 from rnnlab.tasks.base import RunDir, TaskConfig
+from rnnlab.tasks.fitting import fit_sequential
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 READOUTS = ("last", "mean", "max", "meanmax")
@@ -199,14 +200,17 @@ def _n_stats(cfg) -> int:
     return 1 if cfg.readout == "last" else MaskedPool(cfg.readout).n_stats
 
 
-def fit_classifier(cfg: ClassifyConfig, X, y, lengths, n_classes: int, valid=None):
-    """Build, compile and train; ``valid`` = (X, y, lengths) drives early stopping. Returns (model, history)."""
+def fit_classifier(cfg: ClassifyConfig, X, y, lengths, n_classes: int, valid=None, run_dir=None, name="model"):
+    """Build, compile and train; ``valid`` = (X, y, lengths) drives early stopping. Returns (model, history).
+
+    With ``run_dir`` the training is checkpointed as network ``name`` of that run (numpy engine)."""
     model = build_classifier(cfg, X.shape[-1], n_classes)
     opt = nn.AdamW(lr=cfg.lr, weight_decay=cfg.weight_decay) if cfg.weight_decay else "adam"
     model.compile("cross_entropy", opt, lr=cfg.lr)
     callbacks = [EarlyStopping("val_loss", patience=cfg.patience)] if valid is not None else []
-    history = model.fit(X, y, lengths=lengths, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                        validation_data=valid, callbacks=callbacks, seed=cfg.seed, progress=cfg.progress)
+    history = fit_sequential(model, X, y, cfg, run_dir, name, lengths=lengths, epochs=cfg.epochs,
+                             batch_size=cfg.batch_size, validation_data=valid, callbacks=callbacks, seed=cfg.seed,
+                             progress=cfg.progress)
     return model, history
 
 
@@ -254,13 +258,14 @@ def merge_members(members, cfg: ClassifyConfig, n_channels: int, n_classes: int)
     return merged
 
 
-def train_classifier(cfg: ClassifyConfig, X_train, y_train, labels, task: str = ""):
+def train_classifier(cfg: ClassifyConfig, X_train, y_train, labels, task: str = "", run_dir=None):
     """The recipe up to a trained model: limit, pad, pool, standardise, carve validation, fit.
 
     With ``ensemble`` K > 1, K members (each with its own validation part and initial weights) are
     trained and merged into one network (``merge_members``). X_train (N, T, C), or a list of (T_i, C)
     arrays; y_train (N,) int ids into ``labels``. Returns (model, history, n_fit, n_valid); the
     history of an ensemble is the members' mean per epoch; ``model.meta`` holds what ``prepare`` needs.
+    ``run_dir`` (a ``RunDir``) checkpoints each member's training.
     """
     check_config(cfg)
     if len(np.unique(y_train)) < 2:
@@ -282,7 +287,8 @@ def train_classifier(cfg: ClassifyConfig, X_train, y_train, labels, task: str = 
     for m in range(cfg.ensemble):
         mcfg = dataclasses.replace(cfg, seed=member_seed(cfg.seed, m))
         tr, va = stratified_split(y_train, cfg.valid_fraction, rng if m == 0 else np.random.default_rng(mcfg.seed))
-        model, history = fit_classifier(mcfg, *rows(tr), len(labels), rows(va) if len(va) else None)
+        model, history = fit_classifier(mcfg, *rows(tr), len(labels), rows(va) if len(va) else None,
+                                        run_dir, f"member{m}")
         members.append(model)
         histories.append(history)
     if cfg.ensemble > 1:
@@ -316,7 +322,7 @@ def train_and_report(cfg: ClassifyConfig, run_dir: RunDir, *, task: str, data: s
 
     check_config(cfg)
     check_labels(y_train, y_test, labels)
-    model, history, n_fit, n_valid = train_classifier(cfg, X_train, y_train, labels, task)
+    model, history, n_fit, n_valid = train_classifier(cfg, X_train, y_train, labels, task, run_dir)
     pred = predict_proba(model, X_test).argmax(1)
     accuracy = float((pred == y_test).mean())
     if baseline is None:  # on the series as given (not pooled), standardised per channel

@@ -156,14 +156,15 @@ def scores(truth, pred, train, season: int) -> dict:
     return {"mase": mase(truth, pred, train, season), "smape": smape(truth, pred)}
 
 
-def fit_forecaster(cfg: ForecastConfig, train: np.ndarray):
-    """The task's model on a training series (n,): returns (Forecaster, History)."""
+def fit_forecaster(cfg: ForecastConfig, train: np.ndarray, run_dir: RunDir | None = None):
+    """The task's model on a training series (n,): returns (Forecaster, History); checkpointed in
+    ``run_dir`` when given."""
     model = Forecaster(cell=cfg.cell, hidden_size=cfg.hidden, num_layers=cfg.layers, window=cfg.window,
                        horizon=cfg.horizon if cfg.mode == "direct" else 1, mode=cfg.mode,
                        difference=cfg.difference, transform=None if cfg.transform == "none" else cfg.transform,
                        ensemble=cfg.ensemble, seed=cfg.seed)
     history = model.fit(train, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
-                        progress=cfg.progress)
+                        progress=cfg.progress, **(run_dir.fit_options() if run_dir else {}))
     return model, history
 
 
@@ -192,7 +193,7 @@ class Forecast(Task):
         values, dates, data, season = load_values(cfg)
         train, test = split_series(values, cfg, data, season)
         H = len(test)
-        model, history = fit_forecaster(cfg, train)
+        model, history = fit_forecaster(cfg, train, run_dir)
         pred = model.forecast(H)
         result = scores(test, pred, train, season)
 

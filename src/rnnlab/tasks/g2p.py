@@ -357,6 +357,18 @@ class Rounds:
         self.done, self.queue = 0, []
         self.per_epoch = -(-len(src) // batch_size)
 
+    def state_dict(self) -> dict:
+        """Steps done, the shuffled batches still queued and the time left (JSON), for resuming exactly."""
+        left = self.deadline - time.monotonic()
+        return {"done": self.done, "queue": [q.tolist() for q in self.queue],
+                "seconds_left": None if math.isinf(left) else left}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.done = int(state["done"])
+        self.queue = [np.asarray(q, np.int64) for q in state["queue"]]
+        left = state["seconds_left"]
+        self.deadline = math.inf if left is None else time.monotonic() + float(left)
+
     def out_of_time(self) -> bool:
         return time.monotonic() > self.deadline
 
@@ -408,7 +420,7 @@ def build_model(cfg, n_letters: int, n_phonemes: int):
                    seed=cfg.seed)
 
 
-def train(cfg, model, train_pairs, valid_pairs):
+def train(cfg, model, train_pairs, valid_pairs, fit_options=None):
     """Train in validation rounds and keep the best round's weights; returns (history, rounds, stopped_by).
 
     ``stopped_by`` is "patience" (early stopping), "minutes" (the budget) or "epochs".
@@ -433,7 +445,7 @@ def train(cfg, model, train_pairs, valid_pairs):
                  ReduceLROnPlateau("val_per", factor=0.5, patience=2), stopper]
     history = fit(model, rounds, epochs=-(-total // round_steps), optimizer=nn.Adam(cfg.lr),
                   valid_batches=model.batches(vsrc, vtgt, cfg.batch_size, shuffle=False),
-                  callbacks=callbacks, seed=cfg.seed, progress=cfg.progress)
+                  callbacks=callbacks, seed=cfg.seed, progress=cfg.progress, **(fit_options or {}))
     stopped_by = "patience" if stopper.stopped_epoch else "epochs" if rounds.done >= total else "minutes"
     return history, rounds, stopped_by
 
@@ -470,7 +482,7 @@ class G2P(Task):
         decoding = "greedy" if cfg.beam == 1 else f"beam search (width {cfg.beam})"
         model.meta = {"task": self.name, "letters": letters.to_json(), "phonemes": phonemes,
                       "beam": cfg.beam, "stress": cfg.stress}
-        history, rounds, stopped_by = train(cfg, model, train_pairs, valid_pairs)
+        history, rounds, stopped_by = train(cfg, model, train_pairs, valid_pairs, run_dir.fit_options())
         words, refs = [w for w, _ in test_pairs], [p for _, p in test_pairs]
         hyps = transcribe(model, words, beam=cfg.beam)
         test = error_rates(refs, hyps)

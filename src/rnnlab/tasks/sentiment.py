@@ -34,6 +34,7 @@ from rnnlab.models.callbacks import EarlyStopping
 from rnnlab.nn.pooling import MODES, MaskedPool
 from rnnlab.tasks.base import RunDir, Task, TaskConfig, register_task
 from rnnlab.tasks.classify import CELLS, check_labels, stratified_split
+from rnnlab.tasks.fitting import fit_sequential
 
 EMBEDDINGS = ("glove50", "none")
 TEST_FRACTION = 0.2
@@ -209,6 +210,7 @@ def predict_proba(model: Sequential, texts) -> np.ndarray:
 @register_task
 class Sentiment(Task):
     name = "sentiment"
+    supports_torch = True
     description = "positive or negative text: BiLSTM over GloVe with mean/max pooling"
     Config = SentimentConfig
     default_data = "VADER movie-review snippets (10,568, via pip), stratified 20% test split"
@@ -234,10 +236,11 @@ class Sentiment(Task):
         dim = 50 if cfg.embeddings == "glove50" else cfg.embedding_dim
         W, coverage = embedding_matrix(vocab, cfg.embeddings, dim, rng)
         model = build_model(cfg, W, len(d.labels))
-        history = model.fit(X[tr], y[tr], lengths=L[tr], validation_data=(X[va], y[va], L[va]),
-                            epochs=cfg.epochs, batch_size=cfg.batch_size, bucket_by_length=True,
-                            callbacks=[EarlyStopping("val_loss", patience=cfg.patience)], seed=cfg.seed,
-                            progress=cfg.progress)
+        history = fit_sequential(model, X[tr], y[tr], cfg, run_dir, lengths=L[tr],
+                                 validation_data=(X[va], y[va], L[va]), epochs=cfg.epochs,
+                                 batch_size=cfg.batch_size, bucket_by_length=True,
+                                 callbacks=[EarlyStopping("val_loss", patience=cfg.patience)], seed=cfg.seed,
+                                 progress=cfg.progress)
         pred = model.predict_classes(X_test, L_test)
         accuracy = float((pred == d.y_test).mean())
         valid_acc = float(model.evaluate(X[va], y[va], L[va])["accuracy"])

@@ -28,6 +28,7 @@ import numpy as np
 from rnnlab import nn as rnn_nn
 from rnnlab.errors import RnnlabError
 from rnnlab.models import arrays
+from rnnlab.nn.pooling import MaskedPool
 from rnnlab.torch.device import resolve_device
 from rnnlab.torch.feedback import TorchFeedbackRNN
 from rnnlab.torch.optional import require_torch
@@ -132,6 +133,26 @@ def _recurrent_layer(layer, name: str, problems: list):
     return module
 
 
+class TorchMaskedPool(nn.Module):
+    """``rnnlab.nn.MaskedPool``: mean and/or max over each sequence's valid steps (padding excluded)."""
+
+    def __init__(self, mode: str):
+        super().__init__()
+        self.mode = mode
+
+    def forward(self, x, lengths=None):
+        B, T, _ = x.shape
+        n = torch.full((B,), T, device=x.device) if lengths is None else lengths.to(x.device)
+        valid = (torch.arange(T, device=x.device)[None, :] < n[:, None])[..., None]      # (B, T, 1)
+        stats = []
+        if self.mode in ("mean", "meanmax"):
+            # mean_b = (1 / L_b) Σ_{t < L_b} x_{b,t}
+            stats.append((x * valid).sum(1) / n[:, None].to(x.dtype))
+        if self.mode in ("max", "meanmax"):
+            stats.append(x.masked_fill(~valid, float("-inf")).amax(1))
+        return torch.cat(stats, -1)
+
+
 def torch_layer(layer, name: str = "layer", problems: list | None = None):
     """The torch module for one NumPy-engine layer (fresh weights; ``to_torch`` copies them)."""
     own = problems is None
@@ -142,6 +163,8 @@ def torch_layer(layer, name: str = "layer", problems: list | None = None):
         module = nn.Linear(layer.in_features, layer.out_features, bias=layer.use_bias)
     elif isinstance(layer, rnn_nn.Dropout):
         module = nn.Dropout(layer.p)
+    elif isinstance(layer, MaskedPool):
+        module = TorchMaskedPool(layer.mode)
     elif type(layer) in _KINDS:
         module = _recurrent_layer(layer, name, problems)
     elif isinstance(layer, rnn_nn.FeedbackRNN):
@@ -195,6 +218,8 @@ class TorchSequential(nn.Module):
         for module in self.children():
             if isinstance(module, RECURRENT):
                 h, _ = module(h, lengths)
+            elif isinstance(module, TorchMaskedPool):
+                h = module(h, lengths)
             else:
                 h = module(h)
         return h
