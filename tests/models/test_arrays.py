@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from rnnlab.errors import RnnlabError
+from rnnlab.errors import DataScaleWarning, RnnlabError
 from rnnlab.models import arrays
 
 
@@ -98,3 +98,39 @@ def test_class_ids_are_checked_only_on_valid_steps():
                          lengths=np.array([2, 1]))
     with pytest.raises(RnnlabError, match=r"\[0, 2\)"):
         arrays.check_targets(y, N=2, T=3, per_step=True, n_outputs=2, loss="cross_entropy")
+
+
+# -- scale warning ------------------------------------------------------------------------------
+def _fit_warnings(X, lengths=None):
+    import warnings
+
+    from rnnlab import nn
+    from rnnlab.models import Sequential
+
+    model = Sequential([nn.GRU(X.shape[2], 4, return_sequences=False, seed=0), nn.Dense(4, 2, seed=1)])
+    model.compile("cross_entropy", "adam")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X, np.arange(len(X)) % 2, lengths=lengths, epochs=1, progress=False)
+    return [w for w in caught if issubclass(w.category, DataScaleWarning)]
+
+
+@pytest.mark.parametrize("scale, warned", [(1.0, False), (1e3, True), (1e-4, False)])
+def test_fit_warns_about_a_feature_far_above_unit_scale(scale, warned):
+    X = np.random.default_rng(0).standard_normal((16, 5, 3)).astype(np.float32)
+    X[:, :, 1] *= scale           # one tiny feature among normal ones is fine (a dark image border)
+    found = _fit_warnings(X)
+    assert bool(found) == warned
+    if warned:
+        assert "feature 1" in str(found[0].message) and "standardise" in str(found[0].message)
+
+
+def test_fit_warns_when_every_feature_is_tiny():
+    X = 1e-4 * np.random.default_rng(0).standard_normal((16, 5, 3)).astype(np.float32)
+    assert _fit_warnings(X)
+
+
+def test_the_scale_is_measured_on_valid_steps_only():
+    X = 0.15 * np.random.default_rng(0).standard_normal((16, 400, 2)).astype(np.float32)
+    X[:, 1:] = 0.0        # 399 padded zeros would bring the root mean square down to 0.0075
+    assert not _fit_warnings(X, lengths=np.full(16, 1))

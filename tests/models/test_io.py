@@ -1,5 +1,6 @@
 """Saving and loading a Sequential: bit-identical round trips, damaged folders, atomic replacement."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -183,3 +184,68 @@ def test_a_failed_save_leaves_the_previous_model_intact(tmp_path, monkeypatch):
         save(b, tmp_path / "m")
     np.testing.assert_array_equal(load(tmp_path / "m").predict(X), a.predict(X))
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
+
+
+# -- hostile folders: nothing outside the folder is read, nothing in it is executed ---------------
+def test_weights_linked_from_outside_the_folder_are_refused(saved, tmp_path):
+    path, _, _ = saved
+    outside = tmp_path / "elsewhere.safetensors"
+    shutil.move(path / model_io.WEIGHTS, outside)
+    (path / model_io.WEIGHTS).symlink_to(outside)
+    with pytest.raises(RnnlabError, match="points outside the model folder"):
+        load(path)
+
+
+def test_config_linked_from_outside_the_folder_is_refused(saved, tmp_path):
+    path, _, _ = saved
+    outside = tmp_path / "config.json"
+    shutil.move(path / model_io.CONFIG, outside)
+    (path / model_io.CONFIG).symlink_to(outside)
+    with pytest.raises(RnnlabError, match="points outside the model folder"):
+        load(path)
+
+
+@pytest.mark.parametrize("kind", ["os.system", "builtins.eval", "__import__('os')", None, 3])
+def test_a_model_kind_is_a_registry_name_never_an_import_path(saved, kind):
+    path, _, _ = saved
+    header = json.loads((path / model_io.CONFIG).read_text())
+    header["kind"] = kind
+    (path / model_io.CONFIG).write_text(json.dumps(header))
+    with pytest.raises(RnnlabError, match="unknown model kind"):
+        load(path)
+
+
+def _rewrite_weights(path, change):
+    from safetensors.numpy import load_file, save_file
+
+    w = load_file(str(path / model_io.WEIGHTS))
+    change(w)
+    save_file(w, str(path / model_io.WEIGHTS))
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda w: w.update({k: v.astype(np.int32) for k, v in list(w.items())[:1]}), "non-float arrays"),
+    (lambda w: next(iter(w.values())).__setitem__((0,) * next(iter(w.values())).ndim, np.nan), "NaN or infinite"),
+], ids=["integer_weights", "nan_weight"])
+def test_weights_of_the_wrong_kind_are_refused(saved, change, match):
+    path, _, _ = saved
+    _rewrite_weights(path, change)
+    with pytest.raises(RnnlabError, match=match):
+        load(path)
+
+
+def test_a_safetensors_header_claiming_huge_sizes_is_refused(saved):
+    path, _, _ = saved
+    header = json.dumps({"w": {"dtype": "F32", "shape": [1 << 20, 1 << 20], "data_offsets": [0, 1 << 42]}}).encode()
+    (path / model_io.WEIGHTS).write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 16)
+    with pytest.raises(RnnlabError, match="safetensors"):
+        load(path)
+
+
+def test_meta_that_is_not_an_object_is_refused(saved):
+    path, _, _ = saved
+    header = json.loads((path / model_io.CONFIG).read_text())
+    header["meta"] = ["task", "digits"]
+    (path / model_io.CONFIG).write_text(json.dumps(header))
+    with pytest.raises(RnnlabError, match="not a JSON object"):
+        load(path)

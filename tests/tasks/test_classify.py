@@ -111,3 +111,18 @@ def test_read_series_file_takes_npy_and_checks_channels(tmp_path, rng):
     np.save(tmp_path / "nan.npy", np.full((2, 6, 3), np.nan))
     with pytest.raises(RnnlabError, match="finite"):
         read_series_file(tmp_path / "nan.npy", 3)
+
+
+def test_the_task_recipe_scales_raw_series_so_fit_never_sees_them_unscaled():
+    import warnings
+
+    from rnnlab.errors import DataScaleWarning
+
+    rng = np.random.default_rng(1)
+    y = np.arange(24) % 2
+    series = [(1e4 * (rng.normal(size=(6, 2)) + (2.0 if k else -2.0)) + 5e4).astype(np.float32) for k in y]
+    cfg = ClassifyConfig(hidden=4, epochs=1, batch_size=8, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataScaleWarning)
+        model, *_ = train_classifier(cfg, series, y, ["a", "b"], task="toy")
+    assert np.max(np.abs(model.meta["scale_mean"])) > 1e4   # the raw scale was seen, and undone

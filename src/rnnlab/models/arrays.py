@@ -71,6 +71,33 @@ def check_sequences(X, *, ids: bool, n_features: int | None = None, vocab_size: 
     return X
 
 
+UNIT_SCALE = (1e-2, 1e2)   # per-feature root mean square: warn above, or when every feature is below
+
+
+def warn_if_far_from_unit_scale(X, lengths=None, name: str = "X") -> None:
+    """Warn (``DataScaleWarning``) when a float input feature's root mean square over the valid steps
+    exceeds ``UNIT_SCALE[1]`` (saturated gates, huge first gradients), or when every non-zero
+    feature's lies below ``UNIT_SCALE[0]`` (the signal drowns in the biases). One near-constant
+    feature among others, such as an image's always-dark border column, is no cause."""
+    if X.dtype.kind != "f":
+        return
+    valid = X if lengths is None else X[np.arange(X.shape[1]) < np.asarray(lengths)[:, None]]
+    rms = np.sqrt(np.mean(np.square(valid.reshape(-1, X.shape[-1]), dtype=np.float64), axis=0))
+    lo, hi = UNIT_SCALE
+    live = rms > 0
+    far = np.flatnonzero(rms > hi) if (rms[live] >= lo).any() else np.flatnonzero(live)
+    if far.size:
+        import warnings
+
+        from rnnlab.errors import DataScaleWarning
+
+        k = far[np.argmax(np.abs(np.log10(rms[far])))]
+        warnings.warn(f"{name} is far from unit scale ({far.size} of {rms.size} features; feature {k} has a "
+                      f"root mean square of {rms[k]:.3g}); standardise each feature with training statistics, "
+                      "(x - mean) / std, as rnnlab's tasks do, or training may stall or diverge.",
+                      DataScaleWarning, stacklevel=3)
+
+
 def check_lengths(lengths, N: int, T: int, name: str = "lengths") -> np.ndarray:
     """Validate per-sequence lengths: an integer array (N,) with values in [1, T] → int64 (N,)."""
     lengths = as_array(name, lengths)

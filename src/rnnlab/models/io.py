@@ -91,11 +91,21 @@ def save(model, path, metrics: dict | None = None) -> Path:
     return path
 
 
+def _inside(folder: Path, name: str) -> Path:
+    """``folder/name``, refused when a link takes it outside the folder (a model never reads elsewhere)."""
+    target = folder / name
+    if target.is_symlink() or target.exists():
+        real, root = target.resolve(), folder.resolve()
+        if root not in real.parents:
+            raise RnnlabError(f"{target} points outside the model folder (to {real}); refusing to read it.")
+    return target
+
+
 def read_header(path) -> dict:
     path = Path(path)
-    cfg = path / CONFIG
     if not path.is_dir():
         raise RnnlabError(f"{path} is not a model folder (expected a folder with {CONFIG} and {WEIGHTS}).")
+    cfg = _inside(path, CONFIG)
     try:
         header = json.loads(cfg.read_text())
     except FileNotFoundError:
@@ -113,13 +123,21 @@ def read_weights(path) -> dict:
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
-    wpath = Path(path) / WEIGHTS
+    wpath = _inside(Path(path), WEIGHTS)
     if not wpath.is_file():
         raise RnnlabError(f"{path} has no {WEIGHTS}.")
     try:
-        return load_file(str(wpath))
+        weights = load_file(str(wpath))
     except (SafetensorError, OSError, ValueError) as e:
         raise RnnlabError(f"{wpath} is not a readable safetensors file ({e}).") from None
+    not_float = sorted(k for k, v in weights.items() if v.dtype.kind != "f")
+    if not_float:
+        raise RnnlabError(f"{wpath} holds non-float arrays ({', '.join(not_float[:5])}); model weights are floats.")
+    broken = sorted(k for k, v in weights.items() if not np.isfinite(v).all())
+    if broken:
+        raise RnnlabError(f"{wpath} holds NaN or infinite weights in {', '.join(broken[:5])}; the file is "
+                          "damaged or came from a diverged run.")
+    return weights
 
 
 def load(path):
@@ -136,9 +154,14 @@ def load(path):
         model = REGISTRY[kind].from_config(header.get("config") or {})
     except (TypeError, KeyError, ValueError) as e:
         raise RnnlabError(f"{path}/{CONFIG} does not describe a valid {kind} model ({e}).") from None
-    model.meta = header.get("meta") or {}
+    meta = header.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise RnnlabError(f"{path}/{CONFIG} has a \"meta\" entry that is not a JSON object.")
+    model.meta = meta
     weights = read_weights(path)
     model.load_state_dict(weights)
+    if hasattr(model, "check_meta"):  # what travels beside the weights (a vocabulary) must fit them
+        model.check_meta(path)
     model.eval()
     return model
 

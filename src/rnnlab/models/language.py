@@ -152,6 +152,12 @@ class LanguageModel(Model):
                               "build the model with LanguageModel.from_vocab(vocab).")
         self.meta["vocab"] = vocab.to_json()
 
+    def check_meta(self, path) -> None:
+        """On load: a stored vocabulary must have exactly the ids the embedding and softmax have."""
+        if "vocab" in self.meta and len(self.vocab) != self.vocab_size:
+            raise RnnlabError(f"{path}: the stored vocabulary has {len(self.vocab)} ids but the model's embedding "
+                              f"and softmax have {self.vocab_size}; the files do not belong together.")
+
     @property
     def vocab(self) -> CharVocab:
         if "vocab" not in self.meta:

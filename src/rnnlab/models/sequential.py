@@ -300,6 +300,7 @@ class Sequential(Model):
         batch_size = self._batch_size(batch_size)
         X, lengths = self._inputs(X, lengths)
         y = self._targets(y, X, lengths)
+        arrays.warn_if_far_from_unit_scale(X, lengths)
         if bucket_by_length and lengths is None:
             raise RnnlabError("bucket_by_length needs variable lengths: pass lengths or use an Embedding "
                               "with padding_idx on right-padded ids.")
