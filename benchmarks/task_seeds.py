@@ -27,6 +27,35 @@ def parse_value(text: str):
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
+def seed_spread(task: str, overrides: dict, seeds: int, threads: int = 1, quiet: bool = False) -> dict:
+    """Run ``task`` with ``overrides`` for seeds 0 .. seeds-1: test figures, their spread, mean validation."""
+    from threadpoolctl import threadpool_limits
+
+    from rnnlab.tasks import run_task
+
+    threadpool_limits(threads)
+    values, valid = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(seeds):
+            t0 = time.perf_counter()
+            m = run_task(task, seed=seed, out=str(Path(tmp) / f"seed{seed}"), progress=False, **overrides)
+            (metric, value), = list(m["test"].items())[:1]
+            values.append(value)
+            if metric in m.get("valid", {}):
+                valid.append(m["valid"][metric])
+            if not quiet:
+                base = m["baseline"]["test"].get(metric)
+                print(f"seed {seed}: test {metric} {value:.3f}  (baseline {m['baseline']['name']}: {base:.3f}, "
+                      f"{m.get('epochs_run', '?')} epochs, {time.perf_counter() - t0:.0f} s)", flush=True)
+    v = np.array(values)
+    out = {"metric": metric, "values": values, "mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1
+           else 0.0, "min": float(v.min()), "max": float(v.max()),
+           "valid_mean": float(np.mean(valid)) if valid else None}
+    out["summary"] = (f"{metric} mean {out['mean']:.3f}, std {out['std']:.3f}, min {out['min']:.3f}, "
+                      f"max {out['max']:.3f} over {len(v)} seeds")
+    return out
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("task")
@@ -34,26 +63,9 @@ def main(argv=None) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a default")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (the machine is shared)")
     args = p.parse_args(argv)
-    from threadpoolctl import threadpool_limits
-
-    from rnnlab.tasks import run_task
-
-    threadpool_limits(args.threads)
     overrides = {k.replace("-", "_"): parse_value(v) for k, _, v in (s.partition("=") for s in args.set)}
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(args.seeds):
-            t0 = time.perf_counter()
-            m = run_task(args.task, seed=seed, out=str(Path(tmp) / f"seed{seed}"), progress=False, **overrides)
-            (metric, value), = list(m["test"].items())[:1]
-            base = m["baseline"]["test"].get(metric)
-            rows.append(value)
-            print(f"seed {seed}: test {metric} {value:.3f}  (baseline {m['baseline']['name']}: {base:.3f}, "
-                  f"{m.get('epochs_run', '?')} epochs, {time.perf_counter() - t0:.0f} s)", flush=True)
-    v = np.array(rows)
-    std = v.std(ddof=1) if len(v) > 1 else 0.0
-    print(f"{args.task} {overrides or 'defaults'}: {metric} mean {v.mean():.3f}, std {std:.3f}, "
-          f"min {v.min():.3f}, max {v.max():.3f} over {len(v)} seeds")
+    result = seed_spread(args.task, overrides, args.seeds, args.threads)
+    print(f"{args.task} {overrides or 'defaults'}: {result['summary']}")
 
 
 if __name__ == "__main__":

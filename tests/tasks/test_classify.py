@@ -126,3 +126,33 @@ def test_the_task_recipe_scales_raw_series_so_fit_never_sees_them_unscaled():
         warnings.simplefilter("error", DataScaleWarning)
         model, *_ = train_classifier(cfg, series, y, ["a", "b"], task="toy")
     assert np.max(np.abs(model.meta["scale_mean"])) > 1e4   # the raw scale was seen, and undone
+
+
+@pytest.mark.parametrize("options", [dict(zoneout=0.1), dict(layer_norm=True), dict(recurrent_dropout=0.2),
+                                     dict(input_dropout=0.3, zoneout=0.05, layer_norm=True)])
+def test_regularisation_flags_reach_the_recurrent_layer(options):
+    model = build_classifier(ClassifyConfig(cell="gru", **options), n_channels=3, n_classes=2)
+    layer = model.layers[0]
+    for name, value in options.items():
+        assert getattr(layer, name) == value, name
+
+
+@pytest.mark.parametrize("options, match", [
+    (dict(zoneout=1.0), "--zoneout must be in"),
+    (dict(recurrent_dropout=-0.1), "--recurrent-dropout must be in"),
+    (dict(layer_norm=True, ensemble=3), "--layer-norm cannot be merged"),
+    (dict(weight_decay=-1.0), "--weight-decay must be >= 0"),
+])
+def test_bad_regularisation_flags_are_named(options, match):
+    with pytest.raises(RnnlabError, match=match):
+        check_config(ClassifyConfig(**options))
+
+
+def test_sentiment_builds_its_layer_with_the_same_flags():
+    from rnnlab.tasks.sentiment import SentimentConfig, build_model
+
+    cfg = SentimentConfig(zoneout=0.1, layer_norm=True, recurrent_dropout=0.2, weight_decay=0.01, hidden=4)
+    model = build_model(cfg, np.zeros((10, 5), np.float32), 2)
+    rnn = model.layers[1]
+    assert (rnn.zoneout, rnn.layer_norm, rnn.recurrent_dropout) == (0.1, True, 0.2)
+    assert type(model.optimizer).__name__ == "AdamW" and model.optimizer.weight_decay == 0.01

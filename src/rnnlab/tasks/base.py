@@ -88,6 +88,43 @@ class TaskConfig:
         return out
 
 
+@dataclass
+class RegularisedConfig(TaskConfig):
+    """Options of the recurrent layer against overfitting (docs/regularisation.md), shared by the
+    tasks on small data; the same names as the layers' arguments.
+
+    input_dropout: variational dropout on the recurrent layer's inputs (one mask per sequence)
+    recurrent_dropout: variational dropout on h(t-1) inside the recurrence (one mask per sequence)
+    zoneout: probability that a unit keeps its previous state at a training step
+    layer_norm: layer-normalise the gate pre-activations (and the LSTM cell state)
+    weight_decay: decoupled weight decay (AdamW) when > 0
+    """
+
+    input_dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    zoneout: float = 0.0
+    layer_norm: bool = False
+    weight_decay: float = 0.0
+
+    def recurrent_options(self) -> dict:
+        """Keyword arguments of ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN``."""
+        return {"input_dropout": self.input_dropout, "recurrent_dropout": self.recurrent_dropout,
+                "zoneout": self.zoneout, "layer_norm": self.layer_norm}
+
+    def optimizer(self):
+        """AdamW with ``weight_decay`` when it is set, else plain Adam."""
+        from rnnlab import nn
+
+        return nn.AdamW(lr=self.lr, weight_decay=self.weight_decay) if self.weight_decay else "adam"
+
+    def regularisation_problems(self) -> list[str]:
+        out = [f"--{k.replace('_', '-')} must be in [0, 1), got {getattr(self, k)!r}"
+               for k in ("input_dropout", "recurrent_dropout", "zoneout") if not 0 <= getattr(self, k) < 1]
+        if not self.weight_decay >= 0:
+            out.append(f"--weight-decay must be >= 0, got {self.weight_decay!r}")
+        return out
+
+
 def checkpoint_root(out) -> Path:
     """Where the run writing to ``out`` keeps its checkpoints: ``out.checkpoints`` beside it."""
     out = Path(out)

@@ -23,7 +23,7 @@ from rnnlab.models.arrays import step_mask
 from rnnlab.models.callbacks import EarlyStopping
 from rnnlab.models.history import History
 from rnnlab.nn.pooling import MaskedPool
-from rnnlab.tasks.base import RunDir, TaskConfig
+from rnnlab.tasks.base import RegularisedConfig, RunDir
 from rnnlab.tasks.fitting import fit_sequential
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -31,13 +31,10 @@ READOUTS = ("last", "mean", "max", "meanmax")
 
 
 @dataclass
-class ClassifyConfig(TaskConfig):
+class ClassifyConfig(RegularisedConfig):
     """limit: use only N training examples, a class-stratified sample drawn with --seed (quick runs)
     bidirectional: read the sequence both ways
     dropout: dropout between stacked layers and before the classifier
-    input_dropout: variational dropout on the recurrent layer's inputs (one mask per sequence)
-    recurrent_dropout: variational dropout on h(t-1) inside the recurrence
-    weight_decay: decoupled weight decay (AdamW) when > 0
     projection: first map the channels to this many linear features per step (0: off)
     pool: first average every POOL consecutive steps (smooths and shortens noisy series)
     readout: read the class from the last real step (last) or pool every step's output: mean, max, meanmax
@@ -48,9 +45,6 @@ class ClassifyConfig(TaskConfig):
 
     bidirectional: bool = False
     dropout: float = 0.0
-    input_dropout: float = 0.0
-    recurrent_dropout: float = 0.0
-    weight_decay: float = 0.0
     projection: int = 0
     pool: int = 1
     readout: str = "last"
@@ -62,17 +56,20 @@ class ClassifyConfig(TaskConfig):
 def check_config(cfg: ClassifyConfig) -> None:
     """Every bad option at once, before any data is read."""
     problems = [f"--{k.replace('_', '-')} must be in [0, 1), got {getattr(cfg, k)!r}"
-                for k in ("dropout", "input_dropout", "recurrent_dropout", "valid_fraction")
-                if not 0 <= getattr(cfg, k) < 1]
+                for k in ("dropout", "valid_fraction") if not 0 <= getattr(cfg, k) < 1]
+    problems += cfg.regularisation_problems()
     problems += [f"--{k} must be a positive integer, got {getattr(cfg, k)!r}"
                  for k in ("hidden", "layers", "epochs", "batch_size", "pool", "patience", "ensemble")
                  if getattr(cfg, k) < 1]
     if cfg.projection < 0:
         problems.append(f"--projection must be 0 (off) or a positive integer, got {cfg.projection!r}")
-    if not cfg.lr > 0 or cfg.weight_decay < 0:
-        problems.append(f"--lr must be > 0 and --weight-decay >= 0, got {cfg.lr!r} and {cfg.weight_decay!r}")
+    if not cfg.lr > 0:
+        problems.append(f"--lr must be > 0, got {cfg.lr!r}")
     if cfg.limit is not None and cfg.limit < 2:
         problems.append(f"--limit must be at least 2 (two classes), got {cfg.limit!r}")
+    if cfg.layer_norm and cfg.ensemble > 1:  # one norm over all members' units would mix them
+        problems.append("--layer-norm cannot be merged into one network with --ensemble > 1; use --ensemble 1 "
+                        "or drop --layer-norm")
     if cfg.readout not in READOUTS:
         problems.append(f"--readout must be one of {', '.join(READOUTS)}, got {cfg.readout!r}")
     if cfg.cell not in CELLS:
@@ -186,8 +183,7 @@ def build_classifier(cfg: ClassifyConfig, n_channels: int, n_classes: int) -> Se
     layers.append(CELLS[cfg.cell](n_in, cfg.hidden, num_layers=cfg.layers, bidirectional=cfg.bidirectional,
                                   dropout=cfg.dropout if cfg.layers > 1 else 0.0,
                                   return_sequences=cfg.readout != "last",
-                                  input_dropout=cfg.input_dropout, recurrent_dropout=cfg.recurrent_dropout,
-                                  seed=cfg.seed))
+                                  seed=cfg.seed, **cfg.recurrent_options()))
     if cfg.readout != "last":  # over the real steps only
         layers.append(MaskedPool(cfg.readout))
     if cfg.dropout:
@@ -205,8 +201,7 @@ def fit_classifier(cfg: ClassifyConfig, X, y, lengths, n_classes: int, valid=Non
 
     With ``run_dir`` the training is checkpointed as network ``name`` of that run (numpy engine)."""
     model = build_classifier(cfg, X.shape[-1], n_classes)
-    opt = nn.AdamW(lr=cfg.lr, weight_decay=cfg.weight_decay) if cfg.weight_decay else "adam"
-    model.compile("cross_entropy", opt, lr=cfg.lr)
+    model.compile("cross_entropy", cfg.optimizer(), lr=cfg.lr)
     callbacks = [EarlyStopping("val_loss", patience=cfg.patience)] if valid is not None else []
     history = fit_sequential(model, X, y, cfg, run_dir, name, lengths=lengths, epochs=cfg.epochs,
                              batch_size=cfg.batch_size, validation_data=valid, callbacks=callbacks, seed=cfg.seed,

@@ -32,7 +32,7 @@ from rnnlab.errors import RnnlabError
 from rnnlab.models import Sequential
 from rnnlab.models.callbacks import EarlyStopping
 from rnnlab.nn.pooling import MODES, MaskedPool
-from rnnlab.tasks.base import RunDir, Task, TaskConfig, register_task
+from rnnlab.tasks.base import RegularisedConfig, RunDir, Task, register_task
 from rnnlab.tasks.classify import CELLS, check_labels, stratified_split
 from rnnlab.tasks.fitting import fit_sequential
 
@@ -42,7 +42,7 @@ UNKNOWN_SCALE = 0.1  # std of the random vectors of words GloVe lacks (GloVe's o
 
 
 @dataclass
-class SentimentConfig(TaskConfig):
+class SentimentConfig(RegularisedConfig):
     """embeddings: word vectors to start from: glove50 (GloVe 6B 50-d, fine-tuned) or none (random)
     embedding_dim: embedding size with --embeddings none (GloVe fixes it at 50)
     min_freq: keep words seen at least this often in the training texts
@@ -143,6 +143,7 @@ def check_config(cfg: SentimentConfig) -> None:
         problems.append(f"--valid-fraction must lie in (0, 0.5), got {cfg.valid_fraction}")
     if cfg.limit is not None and cfg.limit < 4:
         problems.append(f"--limit must be at least 4 texts, got {cfg.limit}")
+    problems += cfg.regularisation_problems()
     if problems:
         raise RnnlabError("sentiment: " + "; ".join(problems) + ".")
 
@@ -173,14 +174,14 @@ def build_model(cfg: SentimentConfig, W: np.ndarray, n_classes: int) -> Sequenti
     if cfg.embed_dropout:
         layers.append(nn.Dropout(cfg.embed_dropout, seed=cfg.seed + 4))
     layers += [CELLS[cfg.cell](E, cfg.hidden, num_layers=cfg.layers, bidirectional=True, return_sequences=True,
-                               seed=cfg.seed + 1),
+                               seed=cfg.seed + 1, **cfg.recurrent_options()),
                pool]
     if cfg.dropout:
         layers.append(nn.Dropout(cfg.dropout, seed=cfg.seed + 2))
     layers.append(nn.Dense(pool.output_size(2 * cfg.hidden), n_classes, seed=cfg.seed + 3))
     layers[0].params["weight"][...] = W
     model = Sequential(layers)
-    model.compile("cross_entropy", "adam", lr=cfg.lr, metrics=["accuracy"])
+    model.compile("cross_entropy", cfg.optimizer(), lr=cfg.lr, metrics=["accuracy"])
     return model
 
 
