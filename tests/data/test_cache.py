@@ -163,7 +163,7 @@ def test_extract_refuses_links_in_tar(tmp_path):
     assert not (tmp_path / "out" / "link").exists()
 
 
-@settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.one_of(st.binary(max_size=300),
                  st.binary(max_size=40).map(lambda b: zipfile_bytes({"m": b})[:-7]),
                  st.binary(max_size=40).map(lambda b: tar_bytes({"m": b})[: len(b) + 30])))

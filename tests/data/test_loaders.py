@@ -12,7 +12,7 @@ from rnnlab.data.loaders import (load_aclimdb, load_idx_folder, load_series_csv,
                                  load_text_file, load_ts, read_idx)
 from rnnlab.errors import RnnlabError
 
-FUZZ = settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def write(path, data):
@@ -285,7 +285,7 @@ def test_aclimdb_missing_folder_or_bad_file(tmp_path):
         load_aclimdb(tmp_path)
 
 
-@settings(max_examples=40, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.binary(max_size=40))
 def test_fuzz_aclimdb_review_bytes(tmp_path, data):
     root = tmp_path / "imdb"

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from rnnlab.data.tokenize import WordVocab, pad_sequences, tokenize
 from rnnlab.errors import RnnlabError
 
-FUZZ = settings(max_examples=80, deadline=2000)
+FUZZ = settings(max_examples=300, deadline=2000)
 TEXTS = ["The cat sat on the mat.", "The dog didn't sit!", "A cat, a dog; the end"]
 
 
