@@ -282,7 +282,7 @@ def _check_sequential(model, what: str):
 
     if not isinstance(model, Sequential):
         raise RnnlabError(f"{what} expected an rnnlab.models.Sequential but got {type(model).__name__}; "
-                          "the PyTorch engine covers Sequential models.")
+                          "the PyTorch engine covers Sequential, LanguageModel and Seq2Seq models.")
 
 
 def _numpy_state(module) -> dict:
@@ -314,15 +314,21 @@ def to_torch(model, device="cpu") -> TorchSequential:
 
     Parameters
     ----------
-    model : rnnlab.models.Sequential
+    model : rnnlab.models.Sequential, LanguageModel or Seq2Seq
     device : {"cpu", "cuda", "auto"}, "cuda:N" or torch.device
 
     Returns
     -------
     TorchSequential
         In the same train/eval mode as ``model``; its ``forward`` and ``predict`` match the NumPy
-        engine's within float32 rounding (about 1e-6).
+        engine's within float32 rounding (about 1e-6). A ``LanguageModel`` gives a
+        ``TorchLanguageModel``, a ``Seq2Seq`` a ``TorchSeq2Seq`` (``rnnlab.torch.kinds``).
     """
+    from rnnlab.torch.kinds import kind_class
+
+    twin = kind_class(model)  # LanguageModel, Seq2Seq: their own torch module (rnnlab.torch.kinds)
+    if twin is not None:
+        return twin.from_rnnlab(model, device)
     _check_sequential(model, "to_torch")
     problems: list = []
     modules = [torch_layer(layer, f"layer {i} ({type(layer).__name__})", problems)
@@ -343,13 +349,17 @@ def from_torch(module, template=None):
 
     Parameters
     ----------
-    module : TorchSequential, or any torch.nn.Module whose state_dict keys are the template's
+    module : TorchSequential, TorchLanguageModel, TorchSeq2Seq, or any torch.nn.Module whose
+        state_dict keys are the template's Sequential's
     template : rnnlab.models.Sequential, optional
         The architecture to fill; it is copied, never changed. Without it the architecture comes
         from ``module.rnnlab_config`` (a TorchSequential made by ``to_torch``/``load_torch``).
     """
     from rnnlab.models.sequential import Sequential
+    from rnnlab.torch.kinds import TorchKind
 
+    if isinstance(module, TorchKind):
+        return module.to_rnnlab(template)
     if template is None:
         if not isinstance(module, TorchSequential):
             raise RnnlabError(f"from_torch needs a template Sequential for a {type(module).__name__}; "
@@ -372,9 +382,12 @@ def save_torch(module, path, template=None, metrics: dict | None = None):
 
 
 def load_torch(path, device="cpu") -> TorchSequential:
-    """Load an rnnlab model folder (written by either engine) as a ``TorchSequential`` in eval mode."""
+    """Load an rnnlab model folder (written by either engine) as a ``TorchSequential`` in eval mode
+    (a ``TorchLanguageModel`` or ``TorchSeq2Seq`` for those kinds)."""
     from rnnlab.models.io import load
+    from rnnlab.torch.kinds import kind_class
 
     model = load(path)
-    _check_sequential(model, f"load_torch({str(path)!r})")
+    if kind_class(model) is None:
+        _check_sequential(model, f"load_torch({str(path)!r})")
     return to_torch(model, device).eval()
