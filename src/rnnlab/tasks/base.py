@@ -176,7 +176,7 @@ class Task:
     description = ""
     Config = TaskConfig
     default_data = ""  # what --data defaults to, for `rnnlab train --help` and the README
-    supports_torch = False  # trains a Sequential, so --engine torch can train it with torch_fit
+    supports_torch = False  # --engine torch: the task can train its network with the PyTorch engine
 
     def run(self, cfg, run_dir: RunDir) -> dict:
         raise NotImplementedError

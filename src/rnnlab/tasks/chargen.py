@@ -28,6 +28,7 @@ from rnnlab.errors import RnnlabError
 from rnnlab.models.callbacks import Callback, EarlyStopping
 from rnnlab.models.language import LanguageModel, StreamBatches
 from rnnlab.tasks.base import RunDir, Task, TaskConfig, register_task
+from rnnlab.tasks.fitting import fit_model
 
 TEST_FRACTION = 0.1
 SAMPLE_TEMPERATURES = (0.5, 0.8, 1.0)
@@ -289,13 +290,13 @@ def plot_curves(history, baselines: dict, path, title: str) -> None:
 @register_task
 class Chargen(Task):
     name = "chargen"
+    supports_torch = True
     description = "character-level language model: learn a text, report nats/char, write samples"
     Config = ChargenConfig
     default_data = "rnnlab's built-in tiny corpus (14 KB); --data FILE.txt for any UTF-8 text"
 
     def run(self, cfg, run_dir: RunDir) -> dict:
         from rnnlab import nn
-        from rnnlab.models.training import fit
 
         check_config(cfg)
         text, test, data = load_texts(cfg)
@@ -316,10 +317,10 @@ class Chargen(Task):
         stream = model.batches(ids["train"], cfg.batch_size, cfg.bptt)
         eval_b = max(1, min(32, len(valid) // (cfg.bptt + 1)))
         valid_batches = StreamBatches(ids["valid"], eval_b, cfg.bptt, random_offset=False)
-        history = fit(model, Intervals(stream, cfg.eval_every, budget), epochs=n_intervals,
-                      optimizer=nn.Adam(cfg.lr), valid_batches=valid_batches,
-                      callbacks=[budget, EarlyStopping("val_loss", patience=cfg.patience)],
-                      seed=cfg.seed, progress=cfg.progress, **run_dir.fit_options())
+        history = fit_model(model, Intervals(stream, cfg.eval_every, budget), cfg, run_dir, epochs=n_intervals,
+                            optimizer=nn.Adam(cfg.lr), valid_batches=valid_batches,
+                            callbacks=[budget, EarlyStopping("val_loss", patience=cfg.patience)],
+                            seed=cfg.seed, progress=cfg.progress)
         test_nats = nats_per_char(model, ids["test"], cfg.bptt)
         baselines = ngram_baselines(np.concatenate([ids["train"], ids["valid"]]), ids["test"], len(vocab))
         best_name = min(baselines, key=baselines.get)

