@@ -162,3 +162,31 @@ def test_resuming_a_finished_early_stopped_run_trains_no_further(tmp_path):
     assert len(again.history_) == len(first.history_)
     for k, v in first.state_dict().items():
         np.testing.assert_array_equal(again.state_dict()[k], v, err_msg=k)
+
+
+def test_a_language_model_resumed_mid_pass_continues_its_stream_exactly(tmp_path):
+    """The state carried between chunks is part of the checkpoint, or the next chunk would start from zeros."""
+    from rnnlab.data.text import CharVocab
+    from rnnlab.models import LambdaCallback
+    from rnnlab.models.language import LanguageModel
+
+    vocab = CharVocab.fit("abcdefgh ")
+    ids = vocab.encode("abc defg hab cdef gha bcd efgh " * 12)
+
+    def run(**kw):
+        lm = LanguageModel.from_vocab(vocab, embedding_dim=4, hidden_size=8, cell="lstm", dtype="float64", seed=0)
+        lm.fit(ids, epochs=2, batch_size=4, bptt=8, optimizer=Adam(1e-2), seed=1, progress=False, **kw)
+        return lm
+
+    def stop_after(steps):
+        def on_batch_end(trainer):
+            if trainer.step == steps:
+                trainer.interrupted = True
+        return LambdaCallback(on_batch_end=on_batch_end)
+
+    straight = run()
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        run(checkpoint_dir=tmp_path, checkpoint_steps=1, callbacks=[stop_after(5)])   # mid-pass
+    resumed = run(checkpoint_dir=tmp_path, resume=True)
+    for k, v in straight.state_dict().items():
+        np.testing.assert_array_equal(resumed.state_dict()[k], v, err_msg=k)

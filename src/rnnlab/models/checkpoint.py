@@ -23,7 +23,7 @@ import numpy as np
 from rnnlab.errors import RnnlabError
 from rnnlab.models.io import replace_folder, write_json_atomic, write_model_files
 
-STATE, OPTIM = "state.json", "optimizer.safetensors"
+STATE, OPTIM, CARRY = "state.json", "optimizer.safetensors", "carried_state.safetensors"
 
 
 def module_generators(model) -> dict[str, np.random.Generator]:
@@ -57,6 +57,9 @@ def save_checkpoint(folder, model, optimizer, state: dict) -> None:
         write_model_files(model, tmp)
         opt = {k: np.array(v, order="C") for k, v in optimizer.state_dict().items()}  # keeps 0-d arrays 0-d
         save_file(opt, str(tmp / OPTIM))
+        carried = model.carried_state() if hasattr(model, "carried_state") else {}
+        if carried:  # a stream model part-way through a pass: its next chunk continues from here
+            save_file({k: np.ascontiguousarray(v) for k, v in carried.items()}, str(tmp / CARRY))
         state = dict(state, generators={k: g.bit_generator.state for k, g in module_generators(model).items()})
         write_json_atomic(tmp / STATE, state)
         for f in tmp.iterdir():  # the model files are written without fsync; make all durable first
@@ -93,6 +96,9 @@ def load_checkpoint(folder, model, optimizer) -> dict:
         optimizer.load_state_dict(load_file(str(folder / OPTIM)))
     except Exception as e:  # noqa: BLE001 - any damage to the file is one message
         raise RnnlabError(f"{folder / OPTIM} could not be restored ({e}).") from None
+    if hasattr(model, "load_carried_state"):
+        carry = folder / CARRY
+        model.load_carried_state(load_file(str(carry)) if carry.is_file() else {})
     gens = module_generators(model)
     for name, st in state.get("generators", {}).items():
         if name in gens:

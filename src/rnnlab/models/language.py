@@ -177,6 +177,15 @@ class LanguageModel(Model):
         """Forget the carried recurrent state (start of a new stream)."""
         self.modules["rnn"].reset_states()
 
+    def carried_state(self) -> dict:
+        """The state carried into the next chunk, as arrays (empty after a reset): checkpoints keep it,
+        so a run resumed in the middle of a pass continues the stream exactly."""
+        carry = self.modules["rnn"]._carry
+        return {} if carry is None else {f"carry.{i}": np.array(a) for i, a in enumerate(carry)}
+
+    def load_carried_state(self, arrays: dict) -> None:
+        self.modules["rnn"]._carry = [arrays[f"carry.{i}"] for i in range(len(arrays))] if arrays else None
+
     def logits(self, x) -> np.ndarray:
         """x (B, T) ids → logits (B, T, V), continuing from the carried state (and carrying it on)."""
         m = self.modules

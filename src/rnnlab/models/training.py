@@ -242,6 +242,21 @@ def fit(model, train_batches, *, epochs, optimizer, valid_batches=None, callback
     """
     callbacks = _check_args(model, train_batches, epochs, optimizer, valid_batches, callbacks, clip_norm,
                             monitor)
+    trainer = Trainer(model, optimizer, callbacks, clip_norm, int(epochs), valid_batches is not None)
+    trainer.max_bad_steps = max_bad_steps
+    return run_training(trainer, train_batches, valid_batches, seed=seed, progress=progress, out_dir=out_dir,
+                        monitor=monitor, checkpoint_dir=checkpoint_dir, resume=resume,
+                        checkpoint_minutes=checkpoint_minutes, checkpoint_steps=checkpoint_steps,
+                        on_interrupt=on_interrupt)
+
+
+def run_training(trainer, train_batches, valid_batches=None, *, seed=0, progress=True, out_dir=None,
+                 monitor="val_loss", checkpoint_dir=None, resume=False, checkpoint_minutes=None,
+                 checkpoint_steps=None, on_interrupt="return") -> History:
+    """``fit``'s epochs, checkpoints and resumption around a ready ``Trainer`` (this engine's, or the
+    PyTorch engine's ``TorchTrainer``, whose model and optimiser offer the same ``state_dict`` /
+    ``load_state_dict``); the arguments are ``fit``'s."""
+    model, optimizer, callbacks, epochs = trainer.model, trainer.optimizer, trainer.callbacks, trainer.epochs
     if on_interrupt not in ("return", "raise"):
         raise RnnlabError(f"on_interrupt must be 'return' or 'raise', got {on_interrupt!r}.")
     rng = np.random.default_rng(seed)
@@ -251,8 +266,6 @@ def fit(model, train_batches, *, epochs, optimizer, valid_batches=None, callback
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(model, optimizer, callbacks, clip_norm, int(epochs), valid_batches is not None)
-    trainer.max_bad_steps = max_bad_steps
     trainer.interrupt_raises = on_interrupt == "raise"
     best, start_epoch, start_batch, partial = None, 0, 0, None
     base_lr = float(optimizer.lr)

@@ -1,4 +1,4 @@
-"""``torch_train``: train a ``LanguageModel`` or ``Seq2Seq`` with the PyTorch engine, through rnnlab's loop.
+"""``torch_train``: a ``LanguageModel``, ``Seq2Seq`` or ``Forecaster`` trained by PyTorch through rnnlab's loop.
 
     history = torch_train(lm, lm.batches(ids, 32, 64), epochs=5, valid_batches=valid, device="auto")
     lm.sample(200)          # the trained weights are back in the NumPy model
@@ -15,18 +15,18 @@ target position. One step, as ``TorchTrainer`` runs it::
 Callbacks see ``trainer.model``, a ``TorchKindModel``: ``state_dict``/``load_state_dict``, ``params``,
 ``grads``, ``meta`` and ``greedy_decode`` (torch) as the NumPy model has them; any other public
 attribute (``beam_search``, ``sample``, ``evaluate``) is the NumPy model's, after the current torch
-weights are copied into it. Not here: checkpoints and ``resume``, data-parallel (DDP) training.
+weights are copied into it. Checkpoints and ``resume`` are ``fit``'s (the torch optimiser's state
+included); not here: data-parallel (DDP) training.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
 from rnnlab import nn as rnn_nn
 from rnnlab.errors import RnnlabError
 from rnnlab.models.history import History
-from rnnlab.models.training import _check_args, _run_epochs
+from rnnlab.models.training import _check_args, run_training
 from rnnlab.torch import distributed as ddp
 from rnnlab.torch.device import autocast, resolve_device
 from rnnlab.torch.kinds import kind_class
@@ -36,7 +36,7 @@ from rnnlab.torch.training import TorchModel, TorchOptimizer, TorchTrainer
 torch = require_torch()
 
 # the optimiser each kind's own ``fit`` defaults to
-DEFAULT_LR = {"language_model": 2e-3, "seq2seq": 1e-3}
+DEFAULT_LR = {"language_model": 2e-3, "seq2seq": 1e-3, "forecaster": 3e-3}
 
 
 class TorchKindModel(TorchModel):
@@ -71,6 +71,14 @@ class TorchKindModel(TorchModel):
         with autocast(self.device, self.bf16):
             return self.net.evaluate_batch(batch)
 
+    def carried_state(self) -> dict:
+        """The torch net's carried stream state (checkpoints keep it); empty for kinds without one."""
+        return self.net.carried_state() if hasattr(self.net, "carried_state") else {}
+
+    def load_carried_state(self, arrays: dict) -> None:
+        if hasattr(self.net, "load_carried_state"):
+            self.net.load_carried_state(arrays)
+
     def synced(self):
         """The NumPy model holding the current torch weights."""
         self.model.load_state_dict(self.state_dict())
@@ -92,10 +100,11 @@ class TorchKindModel(TorchModel):
 
 def torch_train(model, train_batches, *, epochs, optimizer=None, valid_batches=None, callbacks=(), clip_norm=5.0,
                 seed=0, progress=True, device="auto", monitor="val_loss", out_dir=None, max_bad_steps=20,
-                bf16=False) -> History:
-    """Train ``model`` (a ``LanguageModel`` or ``Seq2Seq``) with torch; its weights are updated in place.
+                bf16=False, checkpoint_dir=None, resume=False, checkpoint_minutes=None, checkpoint_steps=None,
+                on_interrupt="return") -> History:
+    """Train ``model`` (a ``LanguageModel``, ``Seq2Seq`` or ``Forecaster``) with torch; its weights are updated in place.
 
-    Parameters are those of ``rnnlab.models.training.fit`` (without checkpoints), plus:
+    Parameters are those of ``rnnlab.models.training.fit`` (checkpoints included), plus:
 
     optimizer : rnnlab.nn optimiser, optional
         Its ``torch.optim`` twin does the steps (Adam, AdamW, SGD, RMSprop); by default
@@ -110,8 +119,8 @@ def torch_train(model, train_batches, *, epochs, optimizer=None, valid_batches=N
     """
     twin = kind_class(model)
     if twin is None:
-        raise RnnlabError(f"torch_train trains a LanguageModel or Seq2Seq but got {type(model).__name__}; "
-                          "train a compiled Sequential with rnnlab.torch.torch_fit.")
+        raise RnnlabError(f"torch_train trains a LanguageModel, Seq2Seq or Forecaster but got "
+                          f"{type(model).__name__}; train a compiled Sequential with rnnlab.torch.torch_fit.")
     if ddp.is_distributed():  # every process would train its own copy on all the data
         raise RnnlabError(f"torch_train runs in one process but torchrun started {ddp.world_size()}; train a "
                           f"{type(model).__name__} with a single process (data-parallel training covers Sequential).")
@@ -124,21 +133,14 @@ def torch_train(model, train_batches, *, epochs, optimizer=None, valid_batches=N
     tmodel = TorchKindModel(net, model, dev, bf16)
     topt = TorchOptimizer(optimizer, net.parameters())
     callbacks = _check_args(tmodel, train_batches, epochs, topt, valid_batches, callbacks, clip_norm, monitor)
-    if valid_batches is None and monitor.startswith("val_"):
-        monitor = "loss"
-    if out_dir is not None:
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
     trainer = TorchTrainer(tmodel, topt, callbacks, clip_norm, int(epochs), valid_batches is not None)
     trainer.max_bad_steps = max_bad_steps
     try:
-        trainer.call("on_train_begin")
-        # fit's own epoch loop, with no checkpointer: one definition of epochs, rows and the monitor
-        history = _run_epochs(model=tmodel, trainer=trainer, train_batches=train_batches,
-                              valid_batches=valid_batches, rng=np.random.default_rng(seed), epochs=epochs,
-                              start_epoch=0, start_batch=0, partial=None, progress=progress, monitor=monitor,
-                              higher_is_better="acc" in monitor, best=None, base_lr=float(topt.lr), ckpt=None,
-                              out_dir=out_dir, callbacks=callbacks)
+        # fit's own loop: one definition of epochs, rows, the monitor, checkpoints and resumption
+        history = run_training(trainer, train_batches, valid_batches, seed=seed, progress=progress,
+                               out_dir=out_dir, monitor=monitor, checkpoint_dir=checkpoint_dir, resume=resume,
+                               checkpoint_minutes=checkpoint_minutes, checkpoint_steps=checkpoint_steps,
+                               on_interrupt=on_interrupt)
     finally:  # also after an error or Ctrl-C: the NumPy model holds the weights trained so far
         model.load_state_dict(tmodel.state_dict())
         optimizer.lr = topt.lr

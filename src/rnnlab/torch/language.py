@@ -48,6 +48,19 @@ class TorchLanguageModel(TorchKind):
         """Forget the carried state (start of a new stream)."""
         self._carry = None
 
+    def carried_state(self) -> dict:
+        """As ``LanguageModel.carried_state``: arrays "carry.0" (h), "carry.1" (c), for checkpoints."""
+        carry = self._carry
+        if carry is None:
+            return {}
+        return {f"carry.{i}": s.detach().cpu().numpy() for i, s in enumerate(carry if isinstance(carry, tuple)
+                                                                               else (carry,))}
+
+    def load_carried_state(self, arrays: dict) -> None:
+        states = tuple(torch.from_numpy(arrays[f"carry.{i}"]).to(self.out.weight.device)
+                       for i in range(len(arrays)))
+        self._carry = None if not states else states if len(states) == 2 else states[0]
+
     def logits(self, x):
         """x (B, T) int64 ids → logits (B, T, V), continuing from the carried state and carrying it on."""
         carry = self._carry

@@ -19,8 +19,9 @@ DistributedDataParallel: each takes its slice of every global batch (``distribut
 the loss is divided by the global count of kept elements, and the logged loss and validation
 metrics are sums over all ranks, so the weights and the History equal one process's training.
 
-Not here (yet): checkpoints and ``resume`` (``rnnlab.models.training.fit`` has them for the NumPy
-engine), and ``l1``/``max_norm_recurrent`` optimiser options.
+The epochs are ``rnnlab.models.training.run_training``'s, so checkpoints and ``resume`` work as in
+``fit`` (torch optimiser state included; single process). Not here: the ``l1`` and
+``max_norm_recurrent`` optimiser options.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from rnnlab.errors import NotFittedError, RnnlabError
 from rnnlab.models import arrays
 from rnnlab.models.callbacks import CSVLogger
 from rnnlab.models.history import History
-from rnnlab.models.training import Trainer, _check_args
+from rnnlab.models.training import Trainer, _check_args, run_training
 from rnnlab.torch import distributed as ddp
 from rnnlab.torch.device import autocast, resolve_device
 from rnnlab.torch.engine import _load_into_torch, _numpy_state, to_torch
@@ -90,6 +91,16 @@ class TorchModel:
         # training forwards go through DDP, whose hooks all-reduce the gradients; evaluation uses the
         # bare net, which runs no collective, so ranks may evaluate different numbers of batches
         self.step_net = net if ddp_net is None else ddp_net
+
+    # what checkpoints read (rnnlab.models.io.write_model_files): a model folder of the Sequential
+    kind, modules = "sequential", {}   # no NumPy modules, so no NumPy generators to save
+
+    @property
+    def meta(self) -> dict:
+        return self.net.meta
+
+    def get_config(self) -> dict:
+        return self.net.rnnlab_config
 
     def train(self, mode: bool = True):
         self.step_net.train(mode)
@@ -194,6 +205,19 @@ class TorchOptimizer:
     def step(self, *_) -> None:
         self.torch.step()
 
+    def state_dict(self) -> dict:
+        """The torch optimiser's per-parameter state as flat NumPy arrays ("3.exp_avg"), for checkpoints."""
+        return {f"{i}.{k}": v.detach().cpu().numpy() for i, st in self.torch.state_dict()["state"].items()
+                for k, v in st.items() if torch.is_tensor(v)}
+
+    def load_state_dict(self, flat: dict) -> None:
+        state = {}
+        for key, value in flat.items():
+            i, name = key.split(".", 1)
+            state.setdefault(int(i), {})[name] = torch.from_numpy(np.array(value))
+        current = self.torch.state_dict()
+        self.torch.load_state_dict({"state": state, "param_groups": current["param_groups"]})
+
 
 class TorchTrainer(Trainer):
     """rnnlab's ``Trainer`` with the optimiser step done by torch autograd."""
@@ -295,7 +319,9 @@ def _split(model, X, y, lengths, validation_data, validation_split, split_rng):
 
 def torch_fit(model, X, y, *, epochs=10, batch_size=32, validation_data=None, validation_split=0.0,
               callbacks=(), lengths=None, shuffle=True, seed=0, clip_norm=5.0, progress=True,
-              bucket_by_length=False, device="auto", bf16=False, monitor=None, distributed=None) -> History:
+              bucket_by_length=False, device="auto", bf16=False, monitor=None, distributed=None,
+              checkpoint_dir=None, resume=False, checkpoint_minutes=None, checkpoint_steps=None,
+              on_interrupt="return") -> History:
     """Train the compiled ``Sequential`` ``model`` with the PyTorch engine; its weights are updated in place.
 
     Parameters are those of ``Sequential.fit`` plus:
@@ -325,6 +351,9 @@ def torch_fit(model, X, y, *, epochs=10, batch_size=32, validation_data=None, va
     if parallel and not isinstance(seed, (int, np.integer)):
         raise RnnlabError(f"distributed training needs an integer seed, so that every process draws the same "
                           f"batches, but got {seed!r}.")
+    if parallel and checkpoint_dir is not None:
+        raise RnnlabError("checkpoints are written by single-process training only; drop checkpoint_dir "
+                          "under torchrun.")
     split_rng, train_rng = np.random.default_rng(seed).spawn(2)
     (X, y, lengths), valid = _split(model, X, y, lengths, validation_data, validation_split, split_rng)
     arrays.warn_if_far_from_unit_scale(X, lengths)
@@ -351,45 +380,24 @@ def torch_fit(model, X, y, *, epochs=10, batch_size=32, validation_data=None, va
     args = (tmodel, optimizer, callbacks, clip_norm, int(epochs), valid is not None)
     trainer = DataParallelTrainer(*args, rank=rank, world=ddp.world_size()) if parallel else TorchTrainer(*args)
     trainer.max_bad_steps = 20
-    history = _run(trainer, (X, y, lengths), valid, batch_size, shuffle, bucket_by_length, train_rng, monitor,
-                   progress and rank == 0, model.per_step)
-    model.load_state_dict(tmodel.state_dict())
+
+    def train_batches(rng):
+        return trainer.epoch_batches((X, y, lengths), arrays.batch_indices(
+            X.shape[0], batch_size, rng, shuffle=shuffle, lengths=lengths, bucket=bucket_by_length), model.per_step)
+
+    def valid_batches():
+        return trainer.valid_batches(valid, arrays.batch_indices(valid[0].shape[0], max(batch_size, 256),
+                                                                 shuffle=False), model.per_step)
+
+    try:
+        history = run_training(trainer, train_batches, valid_batches if valid is not None else None,
+                               seed=train_rng, progress=progress and rank == 0, monitor=monitor,
+                               checkpoint_dir=checkpoint_dir, resume=resume, checkpoint_minutes=checkpoint_minutes,
+                               checkpoint_steps=checkpoint_steps, on_interrupt=on_interrupt)
+    finally:  # also after an error or an interruption: the model holds the weights trained so far
+        model.load_state_dict(tmodel.state_dict())
     model.optimizer.lr = optimizer.lr
     model.history_ = history
     model.eval()
     return history
 
-
-def _run(trainer, train, valid, batch_size, shuffle, bucket, rng, monitor, progress, per_step) -> History:
-    X, _, lengths = train
-    best, higher = None, "acc" in monitor
-    trainer.call("on_train_begin")
-    for epoch in range(trainer.epochs):
-        trainer.epoch = epoch
-        trainer.model.train()
-        trainer.call("on_epoch_begin")
-        t0 = time.perf_counter()
-        batches = trainer.epoch_batches(train, arrays.batch_indices(
-            X.shape[0], batch_size, rng, shuffle=shuffle, lengths=lengths, bucket=bucket), per_step)
-        bar = {"desc": f"epoch {epoch + 1}/{trainer.epochs}", "disable": None if progress else True,
-               "leave": True, "dynamic_ncols": True}
-        row = {"epoch": epoch + 1, **trainer.train_epoch(batches, bar)}
-        row["lr"] = trainer.optimizer.lr
-        if valid is not None:
-            trainer.model.eval()
-            row.update(trainer.validate(trainer.valid_batches(valid, arrays.batch_indices(
-                valid[0].shape[0], max(batch_size, 256), shuffle=False), per_step)))
-        row["seconds"] = time.perf_counter() - t0
-        if monitor not in row:
-            raise RnnlabError(f"monitor {monitor!r} is not among the epoch logs {sorted(row)}; pick one of those.")
-        value = float(row[monitor])
-        improved = math.isfinite(value) and (best is None or (value > best if higher else value < best))
-        best = value if improved else best
-        row[f"{monitor}_best"] = improved
-        trainer.history.append(row)
-        trainer.call("on_epoch_end")
-        if trainer.stop:
-            break
-    trainer.call("on_train_end")
-    trainer.model.eval()
-    return trainer.history
