@@ -277,8 +277,9 @@ class Forecaster(Model):
     # -- training -----------------------------------------------------------------------------------
     def fit(self, series, *, epochs: int = 50, batch_size: int = 32, lr: float = 3e-3, optimizer=None,
             validation_fraction: float = 0.0, seed=0, progress: bool = False, callbacks=(), clip_norm=5.0,
-            out_dir=None, **fit_options):
-        """Train on one series with ``rnnlab.models.training.fit``; returns the ``History``.
+            out_dir=None, engine: str = "numpy", device="auto", **fit_options):
+        """Train on one series with ``rnnlab.models.training.fit`` (or ``rnnlab.torch.torch_train``);
+        returns the ``History``.
 
         Parameters
         ----------
@@ -296,8 +297,13 @@ class Forecaster(Model):
             Batch order.
         progress, callbacks, clip_norm, out_dir
             As in ``rnnlab.models.training.fit``.
+        engine : {"numpy", "torch"}, default "numpy"
+            "torch" takes the same batches and steps through ``rnnlab.torch.torch_train`` (needs
+            PyTorch); the weights come back into this model, and forecasting stays in NumPy.
+        device : {"auto", "cpu", "cuda"} or "cuda:N", default "auto"
+            Where ``engine="torch"`` trains; the NumPy engine ignores it.
         **fit_options
-            Passed to ``rnnlab.models.training.fit``: ``checkpoint_dir``, ``resume``,
+            Passed to ``rnnlab.models.training.fit`` (or ``torch_train``): ``checkpoint_dir``, ``resume``,
             ``checkpoint_minutes``, ``checkpoint_steps``, ``max_bad_steps``, ``on_interrupt``.
 
         Notes
@@ -305,6 +311,8 @@ class Forecaster(Model):
         The first ``fit`` fixes the scaling and the number of series; a later ``fit`` continues
         training the same networks on that scale.
         """
+        if engine not in ("numpy", "torch"):
+            raise RnnlabError(f"engine must be 'numpy' or 'torch', got {engine!r}.")
         s = self._series(series)
         if not (isinstance(validation_fraction, numbers.Real) and 0 <= validation_fraction < 1):
             raise RnnlabError(f"validation_fraction must be a fraction in [0, 1), got {validation_fraction!r}.")
@@ -338,9 +346,15 @@ class Forecaster(Model):
             return [self._take(valid, np.arange(i, min(i + 256, len(valid[0]))))
                     for i in range(0, len(valid[0]), 256)]
 
-        history = training.fit(self, train_batches, epochs=epochs, optimizer=optimizer or nn.Adam(lr),
-                               valid_batches=valid_batches if valid is not None else None, callbacks=callbacks,
-                               clip_norm=clip_norm, seed=seed, progress=progress, out_dir=out_dir, **fit_options)
+        loop = dict(epochs=epochs, optimizer=optimizer or nn.Adam(lr), callbacks=callbacks, clip_norm=clip_norm,
+                    valid_batches=valid_batches if valid is not None else None, seed=seed, progress=progress,
+                    out_dir=out_dir, **fit_options)
+        if engine == "torch":
+            from rnnlab.torch.kind_training import torch_train  # optional dependency, imported on use
+
+            history = torch_train(self, train_batches, device=device, **loop)
+        else:
+            history = training.fit(self, train_batches, **loop)
         self.meta["tail"] = s[-(self.window + 1):].tolist()
         sums = self.evaluate_batch(self._take(train, np.arange(n)))
         self.meta["residual_std"] = float(np.sqrt(sums["loss"] / sums["count"]))

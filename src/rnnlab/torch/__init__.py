@@ -7,9 +7,11 @@ RnnlabError) saying what to install.
 * ``engine.py``: ``to_torch`` / ``from_torch`` / ``save_torch`` / ``load_torch`` move a
   ``Sequential`` between the engines (same weight names, same folder format); ``TorchSequential``.
 * ``training.py``: ``torch_fit``, rnnlab's training loop features on torch (CPU or CUDA, bf16).
-* ``language.py``, ``seq2seq.py``: ``TorchLanguageModel``, ``TorchSeq2Seq``, the other model kinds on
-  torch.nn (``to_torch``/``from_torch``/``save_torch``/``load_torch`` pick them by kind; ``kinds.py``).
-* ``kind_training.py``: ``torch_train``, ``fit``'s loop for a LanguageModel or Seq2Seq, stepped by torch.
+* ``language.py``, ``seq2seq.py``, ``forecast.py``: ``TorchLanguageModel``, ``TorchSeq2Seq``,
+  ``TorchForecaster``, the other model kinds on torch.nn (``to_torch``/``from_torch``/``save_torch``/
+  ``load_torch`` pick them by kind; ``kinds.py``).
+* ``kind_training.py``: ``torch_train``, ``fit``'s loop for a LanguageModel, Seq2Seq or Forecaster,
+  stepped by torch.
 * ``feedback.py``: ``TorchFeedbackRNN``, the output-feedback RNN as a torch module.
 * ``layer_norm.py``: ``LayerNormRNN``, ``LayerNormLSTM``, ``LayerNormGRU``, our ``layer_norm=True``
   layers with torch autograd and the same parameter names and shapes.
@@ -26,7 +28,7 @@ _LAZY = {"LayerNormRNN": "layer_norm", "LayerNormLSTM": "layer_norm", "LayerNorm
          "TorchSequential": "engine", "TorchFeedbackRNN": "feedback", "torch_fit": "training",
          "resolve_device": "device", "export_onnx": "onnx_export", "run_onnx": "onnx_export",
          "MissingDependencyError": "optional", "TorchLanguageModel": "language", "TorchSeq2Seq": "seq2seq",
-         "torch_train": "kind_training"}
+         "TorchForecaster": "forecast", "torch_train": "kind_training"}
 __all__ = list(_LAZY)
 
 

@@ -282,7 +282,7 @@ def _check_sequential(model, what: str):
 
     if not isinstance(model, Sequential):
         raise RnnlabError(f"{what} expected an rnnlab.models.Sequential but got {type(model).__name__}; "
-                          "the PyTorch engine covers Sequential, LanguageModel and Seq2Seq models.")
+                          "the PyTorch engine covers Sequential, LanguageModel, Seq2Seq and Forecaster models.")
 
 
 def _numpy_state(module) -> dict:
@@ -314,7 +314,7 @@ def to_torch(model, device="cpu") -> TorchSequential:
 
     Parameters
     ----------
-    model : rnnlab.models.Sequential, LanguageModel or Seq2Seq
+    model : rnnlab.models.Sequential, LanguageModel, Seq2Seq or Forecaster
     device : {"cpu", "cuda", "auto"}, "cuda:N" or torch.device
 
     Returns
@@ -322,11 +322,12 @@ def to_torch(model, device="cpu") -> TorchSequential:
     TorchSequential
         In the same train/eval mode as ``model``; its ``forward`` and ``predict`` match the NumPy
         engine's within float32 rounding (about 1e-6). A ``LanguageModel`` gives a
-        ``TorchLanguageModel``, a ``Seq2Seq`` a ``TorchSeq2Seq`` (``rnnlab.torch.kinds``).
+        ``TorchLanguageModel``, a ``Seq2Seq`` a ``TorchSeq2Seq``, a ``Forecaster`` a
+        ``TorchForecaster`` (``rnnlab.torch.kinds``).
     """
     from rnnlab.torch.kinds import kind_class
 
-    twin = kind_class(model)  # LanguageModel, Seq2Seq: their own torch module (rnnlab.torch.kinds)
+    twin = kind_class(model)  # LanguageModel, Seq2Seq, Forecaster: their own torch module (rnnlab.torch.kinds)
     if twin is not None:
         return twin.from_rnnlab(model, device)
     _check_sequential(model, "to_torch")
@@ -349,7 +350,7 @@ def from_torch(module, template=None):
 
     Parameters
     ----------
-    module : TorchSequential, TorchLanguageModel, TorchSeq2Seq, or any torch.nn.Module whose
+    module : TorchSequential, TorchLanguageModel, TorchSeq2Seq, TorchForecaster, or any torch.nn.Module whose
         state_dict keys are the template's Sequential's
     template : rnnlab.models.Sequential, optional
         The architecture to fill; it is copied, never changed. Without it the architecture comes
@@ -383,7 +384,7 @@ def save_torch(module, path, template=None, metrics: dict | None = None):
 
 def load_torch(path, device="cpu") -> TorchSequential:
     """Load an rnnlab model folder (written by either engine) as a ``TorchSequential`` in eval mode
-    (a ``TorchLanguageModel`` or ``TorchSeq2Seq`` for those kinds)."""
+    (a ``TorchLanguageModel``, ``TorchSeq2Seq`` or ``TorchForecaster`` for those kinds)."""
     from rnnlab.models.io import load
     from rnnlab.torch.kinds import kind_class
 

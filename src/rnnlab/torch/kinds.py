@@ -1,12 +1,14 @@
 """What the torch twins of the other model kinds share: ``TorchKind`` and the dispatch by ``kind``.
 
-    net = to_torch(lm)                   # LanguageModel → TorchLanguageModel, Seq2Seq → TorchSeq2Seq
+    net = to_torch(lm)                   # LanguageModel → TorchLanguageModel, Seq2Seq → TorchSeq2Seq,
+                                         # Forecaster → TorchForecaster
     model = from_torch(net)              # back to the NumPy engine, same weights
     save_torch(net, "runs/m")            # the one folder format, read by rnnlab.models.load too
 
 A ``TorchKind`` names its children like the model's ``modules`` ("embed", "rnn", "out"; "encoder",
-"bridge", ...) and builds each with the engine's ``torch_layer``, so ``state_dict()`` keys are the
-model's flat ``params`` keys (``"rnn.weight_ih_l0"``) and the weights move with no renaming.
+"bridge", ...; "rnn0", "out0", ...) and builds each with the engine's ``torch_layer``, so
+``state_dict()`` keys are the model's flat ``params`` keys (``"rnn.weight_ih_l0"``) and the weights
+move with no renaming.
 Recurrent children are ``TorchLSTM``/``TorchGRU``/``TorchRNN`` (``torch.nn`` kernels: cuDNN or
 oneDNN); ``run_recurrent`` adds what their own forward lacks, an initial state.
 """
@@ -27,7 +29,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa
 
 # model kind → (module, class) of its torch twin, imported on first use
 TWINS = {"language_model": ("rnnlab.torch.language", "TorchLanguageModel"),
-         "seq2seq": ("rnnlab.torch.seq2seq", "TorchSeq2Seq")}
+         "seq2seq": ("rnnlab.torch.seq2seq", "TorchSeq2Seq"),
+         "forecaster": ("rnnlab.torch.forecast", "TorchForecaster")}
 
 
 def kind_class(model):
