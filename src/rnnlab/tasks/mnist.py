@@ -33,7 +33,6 @@ class MnistConfig(ClassifyConfig):
 @register_task
 class Mnist(Task):
     name = "mnist"
-    supports_torch = True
     description = "classify MNIST-style IDX images (--data FOLDER) read row by row"
     Config = MnistConfig
     default_data = "none: pass --data FOLDER with train-images-idx3-ubyte[.gz], t10k-* ... (IDX files)"

@@ -68,7 +68,6 @@ class SeriesTask(Task):
     """A classification task on .ts series; subclasses give ``load_default(cfg)`` and ``default_name``."""
 
     Config = ClassifyConfig
-    supports_torch = True
     default_name = ""
 
     def load_default(self, cfg):

@@ -211,7 +211,6 @@ def predict_proba(model: Sequential, texts) -> np.ndarray:
 @register_task
 class Sentiment(Task):
     name = "sentiment"
-    supports_torch = True
     description = "positive or negative text: BiLSTM over GloVe with mean/max pooling"
     Config = SentimentConfig
     default_data = "VADER movie-review snippets (10,568, via pip), stratified 20% test split"
