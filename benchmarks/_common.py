@@ -13,3 +13,13 @@ def set_threads(n: int):
     except ImportError:
         pass
     return torch
+
+
+def parse_value(text: str):
+    """A ``--set KEY=VALUE`` value: int, float, true/false, none, else the string itself."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)

@@ -16,15 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-
-def parse_value(text: str):
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(text.lower(), text)
+from _common import parse_value
 
 
 def seed_spread(task: str, overrides: dict, seeds: int, threads: int = 1, quiet: bool = False) -> dict:

@@ -18,6 +18,7 @@ import dataclasses
 import time
 
 import numpy as np
+from _common import parse_value
 
 # The neighbourhood of each task's defaults that chose them; each line is {option: value} on top
 # of the defaults (so {} is the defaults themselves). How the defaults were reached is in the docstring
@@ -89,15 +90,6 @@ def cross_validate(cfg, X, y, labels, folds: int, seed: int = 0) -> dict:
         epochs.append(len(history))
     return {"acc": float(np.mean(accs)), "acc_min": min(accs), "acc_max": max(accs),
             "loss": float(np.mean(losses)), "epochs": float(np.mean(epochs))}
-
-
-def parse_value(text: str):
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(text.lower(), text)
 
 
 def main(argv=None) -> None:

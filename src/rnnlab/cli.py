@@ -7,6 +7,7 @@ import dataclasses
 import sys
 
 from rnnlab.errors import RnnlabError, TrainingInterrupted
+from rnnlab.options import add_config_flags
 
 
 def cmd_check(args) -> int:
@@ -23,26 +24,6 @@ def cmd_demo(args) -> int:
     from rnnlab.demo import run_demo
 
     return run_demo(steps=args.steps, seed=args.seed)
-
-
-def _add_config_flags(parser, config_class) -> None:
-    """One flag per dataclass field (``--batch-size``), typed by its default."""
-    helps = config_class.field_help()
-    for f in dataclasses.fields(config_class):
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default
-        if isinstance(default, bool):
-            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
-                                help=helps.get(f.name))
-            continue
-        kind = type(default) if default is not None else _optional_type(f.type)
-        parser.add_argument(flag, dest=f.name, type=kind, default=default, metavar=f.name.upper(),
-                            help=(helps.get(f.name) or "") + f" (default: {default})")
-
-
-def _optional_type(annotation) -> type:
-    text = str(annotation)
-    return int if "int" in text else float if "float" in text else str
 
 
 def cmd_train(args) -> int:
@@ -210,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, task in sorted(TASKS.items()):
         tp = tsub.add_parser(name, help=task.description, description=task.description)
-        _add_config_flags(tp, task.Config)
+        add_config_flags(tp, task.Config)
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="show a trained task model's held-out figures")
@@ -268,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ds = sub.add_parser("datasets", help="list the datasets and word vectors, whether available, how to get them")
     ds.set_defaults(func=cmd_datasets)
+
+    from rnnlab.gan.cli import add_gan_parser
+
+    add_gan_parser(sub)
     return p
 
 

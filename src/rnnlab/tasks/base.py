@@ -76,17 +76,6 @@ class TaskConfig:
     engine: str = "numpy"
     device: str = "auto"
 
-    @classmethod
-    def field_help(cls) -> dict[str, str]:
-        """``name: help`` lines from the docstrings of the class and its bases."""
-        out = {}
-        for klass in reversed(cls.__mro__):
-            for line in (klass.__doc__ or "").splitlines():
-                name, sep, text = line.strip().partition(": ")
-                if sep and name.isidentifier():
-                    out[name] = text
-        return out
-
 
 @dataclass
 class RegularisedConfig(TaskConfig):
