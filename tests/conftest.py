@@ -29,3 +29,19 @@ def _one_blas_thread():
         return
     with threadpool_limits(1, user_api="blas"):
         yield
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Small tensors on a shared 2-core machine: one torch intra-op thread is fastest and steadiest
+    (applied to every module that has imported torch; none is imported here)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

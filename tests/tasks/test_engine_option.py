@@ -20,15 +20,6 @@ torch = pytest.importorskip("torch")
 SMALL = {"epochs": 2, "limit": 200, "hidden": 8, "progress": False}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny batches on a shared 2-core machine: one intra-op thread is many times faster."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def test_torch_engine_trains_a_task_whose_folder_the_numpy_engine_reads(tmp_path):
     from rnnlab.tasks.classify import predict_proba
     from rnnlab.data.datasets import load_digits_rows

@@ -27,15 +27,6 @@ STACKS = {"1-uni": (1, False), "1-bi": (1, True), "2-uni": (2, False), "2-bi": (
 LENGTHS = np.array([6, 2, 5, 1])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small tensors on a shared 2-core machine: one intra-op thread is fastest and steadiest."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def randomize(model, seed=0, scale=0.4):
     """Random non-zero weights and biases everywhere (zero biases would hide bias-layout mistakes)."""
     rng = np.random.default_rng(seed)

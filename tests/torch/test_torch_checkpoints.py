@@ -13,14 +13,6 @@ from rnnlab.torch.kind_training import torch_train  # noqa: E402
 from rnnlab.torch.training import torch_fit  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _sequential():
     model = Sequential([nn.GRU(3, 6, return_sequences=False, dtype=np.float64, seed=0),
                         nn.Dense(6, 2, dtype=np.float64, seed=1)])

@@ -11,14 +11,6 @@ from rnnlab.torch.engine import to_torch  # noqa: E402
 from rnnlab.torch.training import TorchModel, torch_fit  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def model_for(loss, per_step, dtype=np.float64, seed=0):
     n_out = {"mse": 2, "bce": 2, "cross_entropy": 3}[loss]
     layers = [nn.GRU(3, 4, num_layers=2, bidirectional=True, return_sequences=per_step, dtype=dtype, seed=seed),

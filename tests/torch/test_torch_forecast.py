@@ -21,15 +21,6 @@ CASES = {f"{cell}-{mode}": (cell, mode) for cell in ("lstm", "gru", "rnn", "feed
          for mode in ("recursive", "direct", "seq") if not (cell == "feedback" and mode == "direct")}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small tensors on a shared 2-core machine: one intra-op thread is fastest and steadiest."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def series(T=90, seed=0):
     """Two noisy seasonal series, (T, 2)."""
     t = np.arange(T)[:, None]

@@ -29,15 +29,6 @@ S2S = {"uni-none": (False, None), "uni-dot": (False, "dot"), "uni-general": (Fal
        "bi-none": (True, None), "bi-general": (True, "general")}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small tensors on a shared 2-core machine: one intra-op thread is fastest and steadiest."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def randomize(model, seed=0, scale=0.5):
     """Random non-zero weights everywhere (zero biases would hide bias-layout mistakes)."""
     rng = np.random.default_rng(seed)
