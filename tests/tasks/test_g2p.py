@@ -5,7 +5,6 @@ import importlib.util
 import json
 import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -26,7 +26,6 @@ The epochs are ``rnnlab.models.training.run_training``'s, so checkpoints and ``r
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 
