@@ -5,7 +5,7 @@
 loops of ``kernels.py`` with the options added, each behind a flag:
 
 * recurrent dropout: the product reads h_{t-1} ⊙ m_h (kept in HP for ∂W_hh);
-* layer norm: LN_hh right after the product, LN_c on the LSTM cell before its tanh;
+* layer norm (GRU): LN_hh right after the product (the LSTM's is fused in ``kernels_ln_lstm``);
 * zoneout and padding: S_{t+1} = u_t ⊙ S'_t + (1 - u_t) ⊙ S_t with S'_t the new candidate state
   (``blend``); backward sends u_t ⊙ ∂S_{t+1} into the step and (1 - u_t) ⊙ ∂S_{t+1} straight to S_t.
 
@@ -56,15 +56,11 @@ def dropout_args(ws, like):
     return ws.HP, ws.mh, True
 
 
-def norm_args(ws, like, layer_norm, cell=False):
-    """(γ_hh, β_hh, NH, IH[, γ_c, β_c, NC, IC], on) for the sequence loops; stand-ins without layer norm."""
+def norm_args(ws, like, layer_norm):
+    """(γ_hh, β_hh, NH, IH, on) for the GRU's sequence loops; stand-ins without layer norm."""
     if not layer_norm:
-        return (stub(like, 1), stub(like, 1), stub(like, 3), stub(like, 3)) * (2 if cell else 1) + (False,)
-    ln = ws.ln
-    args = (ln.hh_weight, ln.hh_bias, ws.NH, ws.IH)
-    if cell:
-        args += (ln.c_weight, ln.c_bias, ws.NC, ws.IC)
-    return args + (True,)
+        return stub(like, 1), stub(like, 1), stub(like, 3), stub(like, 3), False
+    return ws.ln.hh_weight, ws.ln.hh_bias, ws.NH, ws.IH, True
 
 
 def update_args(ws, like, n_states):
@@ -122,7 +118,7 @@ def _block_backward(dr, nr, xr, gamma, iv, lo, H, dgamma, dbeta, grads):
         if grads:  # loop-invariant: hoisted by LLVM
             dgamma[lo + j] += dr[lo + j] * nr[lo + j]
             dbeta[lo + j] += dr[lo + j]
-    m1, m2 = s1 / H, s2 / H
+    m1, m2 = _like(s1 / H, s1), _like(s2 / H, s1)  # s / H is float64: keep float32 loops float32
     for j in range(H):
         xr[lo + j] = iv * (dr[lo + j] * gamma[lo + j] - m1 - nr[lo + j] * m2)
 
@@ -194,7 +190,7 @@ def lstm_cell_norm_backward(dh, gates, tc, gamma, nrm, inv, dcn, dc):
             v = u * gamma[j]
             s1 += v
             s2 += v * nb[j]
-        m1, m2, iv = s1 / H, s2 / H, inv[b, 0]
+        m1, m2, iv = _like(s1 / H, s1), _like(s2 / H, s1), inv[b, 0]
         for j in range(H):
             cb[j] += iv * (ub[j] * gamma[j] - m1 - nb[j] * m2)
 
@@ -249,27 +245,22 @@ def _add_to(out, a):
 
 # -- whole sequences with options -----------------------------------------------------------------------
 @_jit_seq
-def lstm_forward_sequence_options(zx, w_hh_t, Hs, Cs, Hn, Cn, G, TC, HP, mh, use_mh,
-                                  gh, bh, NH, IH, gc, bc, NC, IC, use_ln, Uh, Uc, use_u):
+def lstm_forward_sequence_options(zx, w_hh_t, Hs, Cs, Hn, Cn, G, TC, HP, mh, use_mh, Uh, Uc, use_u):
+    # without layer norm (kernels_ln_lstm has the layer-normalised LSTM)
     for t in range(zx.shape[0]):
         hp = Hs[t]
         if use_mh:
             _scale_rows(HP[t], Hs[t], mh)
             hp = HP[t]
         _gemm(hp, w_hh_t, G[t])
-        if use_ln:
-            layer_norm(G[t], gh, bh, NH[t], IH[t], G[t])
         lstm_forward(G[t], zx[t], Cs[t], Cn[t], TC[t], Hn[t])
-        if use_ln:
-            lstm_cell_norm(Cn[t], G[t], gc, bc, NC[t], IC[t], TC[t], Hn[t])
         if use_u:
             blend(Hn[t], Hs[t], Uh[t], Hs[t + 1])
             blend(Cn[t], Cs[t], Uc[t], Cs[t + 1])
 
 
 @_jit_seq
-def lstm_backward_sequence_options(dH, dh, dc, G, TC, Cs, w_hh, dZ, dAH, mh, use_mh,
-                                   gh, NH, IH, gc, NC, IC, dCN, use_ln, Uh, Uc, use_u):
+def lstm_backward_sequence_options(dH, dh, dc, G, TC, Cs, w_hh, dZ, mh, use_mh, Uh, Uc, use_u):
     dh_tot, dh_prev, dc_prev = np.empty_like(dh), np.empty_like(dh), np.empty_like(dc)
     dh_new, dh_old, dc_new, dc_old = np.empty_like(dh), np.empty_like(dh), np.empty_like(dc), np.empty_like(dc)
     for t in range(dH.shape[0] - 1, -1, -1):
@@ -279,14 +270,8 @@ def lstm_backward_sequence_options(dH, dh, dc, G, TC, Cs, w_hh, dZ, dAH, mh, use
             split(dh_tot, Uh[t], dh_new, dh_old)
             split(dc, Uc[t], dc_new, dc_old)
             hn, cn = dh_new, dc_new
-        if use_ln:
-            lstm_cell_norm_backward(hn, G[t], TC[t], gc, NC[t], IC[t], dCN[t], cn)
-        lstm_backward(G[t], TC[t], Cs[t], hn, cn, dZ[t], dc_prev, not use_ln)
-        if use_ln:
-            layer_norm_backward(dZ[t], NH[t], IH[t], gh, dAH[t])
-            _gemm(dAH[t], w_hh, dh_prev)
-        else:
-            _gemm(dZ[t], w_hh, dh_prev)
+        lstm_backward(G[t], TC[t], Cs[t], hn, cn, dZ[t], dc_prev)
+        _gemm(dZ[t], w_hh, dh_prev)
         if use_mh:
             _scale_rows(dh_prev, dh_prev, mh)
         if use_u:

@@ -62,10 +62,16 @@ class Recurrent:
         ws.mh, ws.ln = h_mask, ln
         ws.U = self._updates(mask, zoneout, T, B, x.dtype)
         ws.plain = h_mask is None and zoneout is None and not cell.layer_norm
+        sequence = kernels.ENABLED and kernels.SEQUENCE and cell.forward_sequence is not None
+        fused_norm = cell.layer_norm and sequence and cell.fuses_layer_norm
         # zx = x W_ihᵀ + b_ih (+ b_hh): the input projection of every step in one product
-        zx = np.matmul(x.reshape(T * B, I), w_ih.T).reshape(T, B, -1)
+        out = ws.NX.reshape(T * B, -1) if fused_norm else None
+        zx = np.matmul(x.reshape(T * B, I), w_ih.T, out=out).reshape(T, B, -1)
         fold = cell.fold_bias_hh and b_hh is not None
-        if cell.layer_norm:
+        if fused_norm:
+            # the cell's loop normalises each step's raw product in place (in NX) and adds the biases
+            ws.bias = ln.ih_bias + b_ih + b_hh + ln.hh_bias
+        elif cell.layer_norm:
             # zx = LN_ih(x W_ihᵀ) + b_ih (+ b_hh): the biases join β_ih, one pass over every step
             beta = ln.ih_bias + b_ih + b_hh if fold else ln.ih_bias + b_ih
             z2 = zx.reshape(T * B, -1)
@@ -77,7 +83,7 @@ class Recurrent:
         for S, s0 in zip(ws.S, state0):
             S[0] = s0
         w_hh_t = np.ascontiguousarray(w_hh.T)  # a contiguous right operand is ~30% faster in sgemm
-        if kernels.ENABLED and kernels.SEQUENCE and cell.forward_sequence is not None:
+        if sequence:
             cell.forward_sequence(zx, w_hh_t, b_hh, ws, mask)
             return ws.S
         U = ws.U
@@ -116,6 +122,7 @@ class Recurrent:
             for k, df in enumerate(d_final):
                 if df is not None:
                     d[k][...] = df
+        ws.norm_grads = None
         if kernels.ENABLED and kernels.SEQUENCE and cell.backward_sequence is not None:
             d = list(cell.backward_sequence(dH, d, w_hh, ws, mask))
             return self._weight_grads(x, w_ih, d)
@@ -144,7 +151,11 @@ class Recurrent:
         dzx = ws.dZX.reshape(T * B, G)
         dzh = ws.dZH.reshape(T * B, G)
         grads = {}
-        if cell.layer_norm:
+        dah = ws.dAH.reshape(T * B, G)
+        if ws.norm_grads is not None:  # the fused loop (kernels_ln_lstm) has summed them already
+            grads.update(ws.norm_grads)
+            dzx, dah = (a.reshape(T * B, G) for a in ws.fused_dA)
+        elif cell.layer_norm:
             # ∂γ = Σ ∂A ⊙ â, ∂β = Σ ∂A for both LNs; b_ih (b_hh) sits beside β_ih (β_hh): the same gradient
             grads["ln_hh_weight"], grads["ln_hh_bias"] = norm.param_grads(dzh, ws.NH.reshape(T * B, G))
             grads.update(cell.extra_norm_grads(ws))
@@ -159,7 +170,7 @@ class Recurrent:
             grads["b_hh"] = grads["b_ih"] if ws.dZH is ws.dZX else dzh.sum(0)  # one sum when b_hh joins b_ih
         # ∂W_ih = Σ_t dz_tᵀ x_t,  ∂W_hh = Σ_t dz_tᵀ h_{t-1}: one product each over all steps
         grads["w_ih"] = dzx.T @ x.reshape(T * B, I)
-        grads["w_hh"] = ws.dAH.reshape(T * B, G).T @ ws.HP.reshape(T * B, -1)
+        grads["w_hh"] = dah.T @ ws.HP.reshape(T * B, -1)
         dx = (dzx @ w_ih).reshape(T, B, I)
         if self.x_mask is not None:
             dx *= self.x_mask

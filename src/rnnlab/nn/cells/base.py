@@ -45,6 +45,7 @@ class Cell:
     fold_bias_hh = True  # b_hh can join the input projection (false for GRU: r multiplies W_hn h + b_hn)
     separate_dzh = False
     supports_layer_norm = False
+    fuses_layer_norm = False  # its forward_sequence takes the raw input product and ws.bias (LN inside)
 
     def __init__(self, hidden_size: int, layer_norm: bool = False):
         self.hidden_size = hidden_size

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab.nn import kernels, kernels_options, norm
+from rnnlab.nn import kernels, kernels_ln_lstm, kernels_options, norm
 from rnnlab.nn.cells.base import Cell
 from rnnlab.nn.functional import sigmoid
 
@@ -40,6 +40,7 @@ class LSTMCell(Cell):
     n_gates = 4
     n_states = 2
     supports_layer_norm = True
+    fuses_layer_norm = True
 
     def norm_parameters(self):
         return {**super().norm_parameters(), "ln_c_weight": self.hidden_size, "ln_c_bias": self.hidden_size}
@@ -63,8 +64,14 @@ class LSTMCell(Cell):
             kernels.lstm_forward_sequence(zx, w_hh_t, ws.S[0], ws.S[1], ws.G, ws.TC, *kernels.mask_args(mask, zx))
             return
         ko = kernels_options
+        if self.layer_norm:  # zx is ws.NX holding the raw x W_ihᵀ here (fuses_layer_norm)
+            ln = ws.ln
+            kernels_ln_lstm.lstm_ln_forward_sequence(
+                w_hh_t, *ws.S, *ws.Sn, ws.G, ws.TC, *ko.dropout_args(ws, zx), ln.ih_weight, ln.hh_weight,
+                ws.bias, ws.NX, ws.IX, ws.NH, ws.IH, ln.c_weight, ln.c_bias, ws.NC, ws.IC, *ko.update_args(ws, zx, 2))
+            return
         ko.lstm_forward_sequence_options(zx, w_hh_t, *ws.S, *ws.Sn, ws.G, ws.TC, *ko.dropout_args(ws, zx),
-                                         *ko.norm_args(ws, zx, self.layer_norm, cell=True), *ko.update_args(ws, zx, 2))
+                                         *ko.update_args(ws, zx, 2))
 
     def backward_sequence(self, dH, d, w_hh, ws, mask):
         if ws.plain:
@@ -73,10 +80,20 @@ class LSTMCell(Cell):
         ko = kernels_options
         dH = np.ascontiguousarray(dH)  # one compiled signature for both directions
         _, mh, use_mh = ko.dropout_args(ws, dH)
-        gh, _, NH, IH, gc, _, NC, IC, use_ln = ko.norm_args(ws, dH, self.layer_norm, cell=True)
-        dCN = ws.dCN if self.layer_norm else ko.stub(dH, 3)
-        return ko.lstm_backward_sequence_options(dH, d[0], d[1], ws.G, ws.TC, ws.S[1], w_hh, ws.dZX, ws.dAH, mh,
-                                                 use_mh, gh, NH, IH, gc, NC, IC, dCN, use_ln,
+        if self.layer_norm:
+            ln, G, H = ws.ln, ws.G.shape[2], self.hidden_size
+            g = {k: np.empty(n, dH.dtype) for k, n in (("ih", G), ("hh", G), ("b", G), ("c", H), ("cb", H))}
+            d = kernels_ln_lstm.lstm_ln_backward_sequence(
+                dH, d[0], d[1], ws.G, ws.TC, ws.S[1], w_hh, mh, use_mh, ln.ih_weight, ws.NX, ws.IX,
+                ln.hh_weight, ws.NH, ws.IH, ln.c_weight, ws.NC, ws.IC, g["ih"], g["hh"], g["b"], g["c"], g["cb"],
+                *ko.update_args(ws, dH, 2))
+            ws.fused_dA = ws.NX, ws.NH  # the loop wrote ∂(x W_ihᵀ), ∂(h W_hhᵀ) over â_x, â_h
+            # β_ih, β_hh, b_ih and b_hh all sit in the one sum that enters the gates: one gradient
+            ws.norm_grads = {"ln_ih_weight": g["ih"], "ln_hh_weight": g["hh"], "ln_c_weight": g["c"],
+                             "ln_c_bias": g["cb"], "ln_ih_bias": g["b"], "ln_hh_bias": g["b"], "b_ih": g["b"],
+                             "b_hh": g["b"]}
+            return d
+        return ko.lstm_backward_sequence_options(dH, d[0], d[1], ws.G, ws.TC, ws.S[1], w_hh, ws.dZX, mh, use_mh,
                                                  *ko.update_args(ws, dH, 2))
 
     # -- one step (NumPy, or the fused elementwise kernels) ---------------------------------------
