@@ -24,7 +24,8 @@ import numpy as np
 
 from rnnlab.nn.kernels import _add_into, _gemm, _jit, _jit_seq, _sig, _tanh, lstm_backward
 from rnnlab.nn.functional import LN_EPS
-from rnnlab.nn.kernels_options import _add_to, _inline, _like, _scale_rows, blend, lstm_cell_norm, split
+from rnnlab.nn.kernels_options import (_inline, _like, blend, lstm_cell_norm, lstm_finish_state_grads,
+                                      lstm_split_state_grads, recurrent_operand)
 
 
 # Each phase is its own compiled function: fused into one, LLVM stops vectorising its loops (4x
@@ -142,10 +143,7 @@ def cell_norm_backward(dh, gates, tc, gamma, NC, IC, dc, dgc, dbc):
 def lstm_ln_forward_sequence(w_hh_t, Hs, Cs, Hn, Cn, G, TC, HP, mh, use_mh,
                              gx, gh, bias, NX, IX, NH, IH, gc, bc, NC, IC, Uh, Uc, use_u):
     for t in range(NX.shape[0]):
-        hp = Hs[t]
-        if use_mh:
-            _scale_rows(HP[t], Hs[t], mh)
-            hp = HP[t]
+        hp = recurrent_operand(Hs[t], HP[t], mh, use_mh)
         _gemm(hp, w_hh_t, NH[t])
         ln_products(NX[t], IX[t], NH[t], IH[t], gx, gh, bias, G[t])
         lstm_gates(G[t], Cs[t], Cn[t])
@@ -165,20 +163,12 @@ def lstm_ln_backward_sequence(dH, dh, dc, G, TC, Cs, w_hh, mh, use_mh, gx, NX, I
         a[:] = 0
     for t in range(dH.shape[0] - 1, -1, -1):
         _add_into(dh_tot, dH[t], dh)
-        hn, cn = dh_tot, dc
-        if use_u:  # zoneout and padding: u_t ⊙ ∂S_{t+1} into the step, the rest straight to S_t
-            split(dh_tot, Uh[t], dh_new, dh_old)
-            split(dc, Uc[t], dc_new, dc_old)
-            hn, cn = dh_new, dc_new
+        hn, cn = lstm_split_state_grads(dh_tot, dc, Uh[t], Uc[t], use_u, dh_new, dh_old, dc_new, dc_old)
         cell_norm_backward(hn, G[t], TC[t], gc, NC[t], IC[t], cn, dgc, dbc)
         lstm_backward(G[t], TC[t], Cs[t], hn, cn, dz, dc_prev, False)
         ln_products_backward(dz, gx, NX[t], IX[t], gh, NH[t], IH[t], dgx, dgh, db)
         _gemm(NH[t], w_hh, dh_prev)  # NH[t] now holds ∂(h W_hhᵀ)
-        if use_mh:
-            _scale_rows(dh_prev, dh_prev, mh)
-        if use_u:
-            _add_to(dh_prev, dh_old)
-            _add_to(dc_prev, dc_old)
+        lstm_finish_state_grads(dh_prev, dc_prev, mh, use_mh, dh_old, dc_old, use_u)
         dh, dh_prev = dh_prev, dh
         dc, dc_prev = dc_prev, dc
     return dh, dc

@@ -243,15 +243,41 @@ def _add_to(out, a):
             out[b, j] += a[b, j]
 
 
+@_inline
+def recurrent_operand(h, hp, mh, use_mh):
+    # h_{t-1} ⊙ m_h (kept in HP for ∂W_hh) with recurrent dropout, else h_{t-1} itself
+    if use_mh:
+        _scale_rows(hp, h, mh)
+        return hp
+    return h
+
+
+@_inline
+def lstm_split_state_grads(dh_tot, dc, uh, uc, use_u, dh_new, dh_old, dc_new, dc_old):
+    # (∂h'_t, ∂c'_t): all of ∂S_{t+1}, unless zoneout or padding sends (1 - u_t) of it straight to S_t
+    if use_u:
+        split(dh_tot, uh, dh_new, dh_old)
+        split(dc, uc, dc_new, dc_old)
+        return dh_new, dc_new
+    return dh_tot, dc
+
+
+@_inline
+def lstm_finish_state_grads(dh_prev, dc_prev, mh, use_mh, dh_old, dc_old, use_u):
+    # ∂h_{t-1} through the product times m_h, plus the shares that skipped the step
+    if use_mh:
+        _scale_rows(dh_prev, dh_prev, mh)
+    if use_u:
+        _add_to(dh_prev, dh_old)
+        _add_to(dc_prev, dc_old)
+
+
 # -- whole sequences with options -----------------------------------------------------------------------
 @_jit_seq
 def lstm_forward_sequence_options(zx, w_hh_t, Hs, Cs, Hn, Cn, G, TC, HP, mh, use_mh, Uh, Uc, use_u):
     # without layer norm (kernels_ln_lstm has the layer-normalised LSTM)
     for t in range(zx.shape[0]):
-        hp = Hs[t]
-        if use_mh:
-            _scale_rows(HP[t], Hs[t], mh)
-            hp = HP[t]
+        hp = recurrent_operand(Hs[t], HP[t], mh, use_mh)
         _gemm(hp, w_hh_t, G[t])
         lstm_forward(G[t], zx[t], Cs[t], Cn[t], TC[t], Hn[t])
         if use_u:
@@ -265,18 +291,10 @@ def lstm_backward_sequence_options(dH, dh, dc, G, TC, Cs, w_hh, dZ, mh, use_mh, 
     dh_new, dh_old, dc_new, dc_old = np.empty_like(dh), np.empty_like(dh), np.empty_like(dc), np.empty_like(dc)
     for t in range(dH.shape[0] - 1, -1, -1):
         _add_into(dh_tot, dH[t], dh)
-        hn, cn = dh_tot, dc  # ∂h'_t, ∂c'_t: all of ∂S_{t+1} unless zoneout or padding splits it
-        if use_u:
-            split(dh_tot, Uh[t], dh_new, dh_old)
-            split(dc, Uc[t], dc_new, dc_old)
-            hn, cn = dh_new, dc_new
+        hn, cn = lstm_split_state_grads(dh_tot, dc, Uh[t], Uc[t], use_u, dh_new, dh_old, dc_new, dc_old)
         lstm_backward(G[t], TC[t], Cs[t], hn, cn, dZ[t], dc_prev)
         _gemm(dZ[t], w_hh, dh_prev)
-        if use_mh:
-            _scale_rows(dh_prev, dh_prev, mh)
-        if use_u:
-            _add_to(dh_prev, dh_old)
-            _add_to(dc_prev, dc_old)
+        lstm_finish_state_grads(dh_prev, dc_prev, mh, use_mh, dh_old, dc_old, use_u)
         dh, dh_prev = dh_prev, dh
         dc, dc_prev = dc_prev, dc
     return dh, dc
@@ -285,10 +303,7 @@ def lstm_backward_sequence_options(dH, dh, dc, G, TC, Cs, w_hh, dZ, mh, use_mh, 
 @_jit_seq
 def gru_forward_sequence_options(zx, w_hh_t, b_hh, Hs, Hn, G, ZH, HP, mh, use_mh, gh, bh, NH, IH, use_ln, U, use_u):
     for t in range(zx.shape[0]):
-        hp = Hs[t]
-        if use_mh:
-            _scale_rows(HP[t], Hs[t], mh)
-            hp = HP[t]
+        hp = recurrent_operand(Hs[t], HP[t], mh, use_mh)
         _gemm(hp, w_hh_t, ZH[t])
         if use_ln:
             layer_norm(ZH[t], gh, bh, NH[t], IH[t], ZH[t])
