@@ -7,6 +7,7 @@ import pytest
 
 from rnnlab.cli import main
 from rnnlab.models import load
+from rnnlab.tasks.forecast_hybrid import forecast
 
 pytest.importorskip("statsmodels")
 
@@ -57,9 +58,22 @@ def test_metrics_follow_the_contract(sunspots_run):
     assert m["seconds"] >= 0 and len(m["forecast"]) == 30
 
 
+def test_default_combination_reports_the_networks_alone_beside_it(sunspots_run):
+    from rnnlab.data.datasets import load_sunspots
+    from rnnlab.metrics import mase
+
+    out, m = sunspots_run
+    model, d = load(out), load_sunspots()
+    alone = model.forecast(30, history=d.values_train)     # the recurrent ensemble without the AR part
+    assert m["parts"]["networks alone"]["mase"] == pytest.approx(mase(d.values_test, alone, d.values_train, 11))
+    assert m["parts"]["networks alone"]["mase"] != pytest.approx(m["test"]["mase"])
+
+
 def test_reloaded_model_gives_identical_forecasts(sunspots_run):
     out, m = sunspots_run
-    np.testing.assert_array_equal(load(out).forecast(30), m["forecast"])
+    from rnnlab.data.datasets import load_sunspots
+
+    np.testing.assert_array_equal(forecast(load(out), 30, load_sunspots().values_train), m["forecast"])
 
 
 def test_forecast_command_prints_horizon_lines_from_the_series_end(sunspots_run, capsys):
@@ -69,8 +83,8 @@ def test_forecast_command_prints_horizon_lines_from_the_series_end(sunspots_run,
     assert main(["forecast", str(out), "--horizon", "5"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [ln.split("\t")[0] for ln in lines] == ["1", "2", "3", "4", "5"]
-    model = load(out)
-    expected = model.forecast(5, history=load_sunspots().values_test)   # ends in 2008
+    d = load_sunspots()
+    expected = forecast(load(out), 5, np.concatenate([d.values_train, d.values_test]))   # ends in 2008
     np.testing.assert_allclose([float(ln.split("\t")[1]) for ln in lines], expected, rtol=1e-5)
 
 

@@ -101,6 +101,30 @@ def _forecast(model) -> list[str]:
         out.append("series_tail must be a list of finite numbers")
     if not _positive_int(model.meta, "season"):
         out.append("season must be a positive integer")
+    return out + _forecast_hybrid(model.meta)
+
+
+def _forecast_hybrid(meta) -> list[str]:
+    """--hybrid models also store their AR part: [c, φ_1, ..., φ_p] and, for combine, its weight."""
+    from rnnlab.tasks.forecast_hybrid import HYBRIDS
+
+    hybrid = meta.get("hybrid", "none")
+    if hybrid not in HYBRIDS:
+        return [f"hybrid must be one of {', '.join(HYBRIDS)}, got {hybrid!r}"]
+    if hybrid == "none":
+        return []
+    out = []
+    if not _positive_int(meta, "ar_order") or not _finite_numbers(meta.get("ar_params")) \
+            or len(meta["ar_params"]) != meta["ar_order"] + 1:
+        out.append(f"ar_params must be ar_order + 1 finite numbers (c, φ_1..φ_p), got {meta.get('ar_params')!r}")
+    tail = meta.get("series_tail")
+    if _positive_int(meta, "ar_order") and isinstance(tail, list) and len(tail) <= meta["ar_order"]:
+        out.append(f"series_tail must hold more than ar_order = {meta['ar_order']} values, got {len(tail)}")
+    if meta.get("hybrid_transform", "none") not in ("none", "sqrt", "log1p"):
+        out.append(f"hybrid_transform must be none, sqrt or log1p, got {meta.get('hybrid_transform')!r}")
+    w = meta.get("ar_weight")
+    if hybrid == "combine" and not (isinstance(w, numbers.Real) and not isinstance(w, bool) and 0 <= w <= 1):
+        out.append(f"ar_weight must be a number in [0, 1], got {w!r}")
     return out
 
 
