@@ -238,6 +238,24 @@ class Batches:
             yield take(idx, self.X, self.y, self.lengths, per_step=self.per_step)
 
 
+class AugmentedBatches(Batches):
+    """``Batches`` whose X is perturbed by ``augment(Xb, lengths_b, rng)`` (training-time augmentation).
+
+    The seeds are drawn from the epoch's generator ``rng`` when the epoch starts, and batch i draws
+    from its own generator seeded by ``seeds[i]``: the same seed gives the same perturbations, and
+    skipping batches (resuming part-way through an epoch) changes none of the others."""
+
+    def __init__(self, X, y, lengths, index_batches, augment, rng: np.random.Generator, per_step=False):
+        super().__init__(X, y, lengths, index_batches, per_step=per_step)
+        self.augment = augment
+        self.seeds = rng.integers(0, 2**63 - 1, size=len(index_batches))
+
+    def __iter__(self):
+        for idx, seed in zip(self.index_batches, self.seeds):
+            Xb, yb, Lb = take(idx, self.X, self.y, self.lengths, per_step=self.per_step)
+            yield self.augment(Xb, Lb, np.random.default_rng(seed)), yb, Lb
+
+
 def take(idx, X, y=None, lengths=None, per_step: bool = False):
     """Rows ``idx`` of X (and y, lengths), cut to the longest sequence in the batch.
 

@@ -274,7 +274,7 @@ class Sequential(Model):
     # -- training -------------------------------------------------------------------------------
     def fit(self, X, y, epochs=10, batch_size=32, validation_data=None, validation_split=0.0, callbacks=(),
             lengths=None, shuffle=True, seed=0, clip_norm=5.0, progress=True, out_dir=None,
-            bucket_by_length=False, **fit_options):
+            bucket_by_length=False, augment=None, **fit_options):
         """Train on (X, y); returns the ``History`` (also kept as ``history_``).
 
         Parameters
@@ -290,6 +290,9 @@ class Sequential(Model):
             Valid steps per right-padded sequence (derived from ``padding_idx`` when not given).
         bucket_by_length : bool
             Batch sequences of similar length together (needs lengths); faster on text.
+        augment : callable, optional
+            ``augment(Xb, lengths_b, rng)`` → a perturbed copy of each training batch (never of the
+            validation data), e.g. ``rnnlab.tasks.augment.Augment``; ``rng`` is drawn from ``seed``.
         epochs, batch_size, callbacks, shuffle, seed, clip_norm, progress, out_dir
             As in ``rnnlab.models.training.fit``; ``seed`` fixes the split and the batch order.
         **fit_options
@@ -321,8 +324,11 @@ class Sequential(Model):
             X, y, lengths = X[tr], y[tr], None if lengths is None else lengths[tr]
 
         def train_batches(rng):
-            return self._batches(X, y, lengths, arrays.batch_indices(
-                X.shape[0], batch_size, rng, shuffle=shuffle, lengths=lengths, bucket=bucket_by_length))
+            index_batches = arrays.batch_indices(X.shape[0], batch_size, rng, shuffle=shuffle, lengths=lengths,
+                                                 bucket=bucket_by_length)
+            if augment:
+                return arrays.AugmentedBatches(X, y, lengths, index_batches, augment, rng, per_step=self.per_step)
+            return self._batches(X, y, lengths, index_batches)
 
         def valid_batches():
             Xv, yv, Lv = valid

@@ -4,9 +4,12 @@ One recipe: optionally average every ``pool`` steps, standardise each channel wi
 statistics, hold out a stratified validation part of the *training* data for early stopping,
 train a recurrent classifier read at each series' last real step (or pooled over its steps),
 optionally as an ensemble merged into one network, and report held-out accuracy next to a
-logistic-regression baseline on the same split. Series of unequal lengths are right-padded with
-zeros and carry their lengths, so padding never reaches the classifier. The tasks on UEA/UCR
-``.ts`` files (users' own data included) build on this in ``motion.py``.
+logistic-regression baseline on the same split. Training batches may be perturbed afresh each
+epoch (``--noise``, ``--channel-drop``, ``--scale-jitter``: ``augment.py``) and ensemble members
+may each train on a bootstrap sample (``--bootstrap``); both act on training only, so a saved
+model prepares and predicts series exactly as without them. Series of unequal lengths are
+right-padded with zeros and carry their lengths, so padding never reaches the classifier. The
+tasks on UEA/UCR ``.ts`` files (users' own data included) build on this in ``motion.py``.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from rnnlab.models.arrays import step_mask
 from rnnlab.models.callbacks import EarlyStopping
 from rnnlab.models.history import History
 from rnnlab.nn.pooling import MaskedPool
+from rnnlab.tasks.augment import Augment
 from rnnlab.tasks.base import RegularisedConfig, RunDir
 from rnnlab.tasks.fitting import fit_sequential
 
@@ -41,6 +45,10 @@ class ClassifyConfig(RegularisedConfig):
     ensemble: train this many members, each with its own validation part, and average their logits
     valid_fraction: part of the training data held out for early stopping
     patience: epochs without validation improvement before stopping
+    bootstrap: train each ensemble member on a bootstrap sample of its training part (bagging)
+    noise: augment training batches with Gaussian noise of this std (in channel stds; 0: off)
+    channel_drop: augment training batches by zeroing each channel of a series with this chance
+    scale_jitter: augment training batches by scaling each channel of a series by N(1, SCALE_JITTER^2)
     """
 
     bidirectional: bool = False
@@ -51,13 +59,20 @@ class ClassifyConfig(RegularisedConfig):
     ensemble: int = 1
     valid_fraction: float = 0.2
     patience: int = 10
+    bootstrap: bool = False
+    noise: float = 0.0
+    channel_drop: float = 0.0
+    scale_jitter: float = 0.0
 
 
 def check_config(cfg: ClassifyConfig) -> None:
     """Every bad option at once, before any data is read."""
     problems = [f"--{k.replace('_', '-')} must be in [0, 1), got {getattr(cfg, k)!r}"
                 for k in ("dropout", "valid_fraction") if not 0 <= getattr(cfg, k) < 1]
-    problems += cfg.regularisation_problems()
+    problems += cfg.regularisation_problems() + Augment.from_config(cfg).problems()
+    if Augment.from_config(cfg) and cfg.engine == "torch":
+        problems.append("--noise, --channel-drop and --scale-jitter augment batches in the numpy engine only; "
+                        "use --engine numpy or set them to 0")
     problems += [f"--{k} must be a positive integer, got {getattr(cfg, k)!r}"
                  for k in ("hidden", "layers", "epochs", "batch_size", "pool", "patience", "ensemble")
                  if getattr(cfg, k) < 1]
@@ -203,9 +218,10 @@ def fit_classifier(cfg: ClassifyConfig, X, y, lengths, n_classes: int, valid=Non
     model = build_classifier(cfg, X.shape[-1], n_classes)
     model.compile("cross_entropy", cfg.optimizer(), lr=cfg.lr)
     callbacks = [EarlyStopping("val_loss", patience=cfg.patience)] if valid is not None else []
+    augment = Augment.from_config(cfg)
     history = fit_sequential(model, X, y, cfg, run_dir, name, lengths=lengths, epochs=cfg.epochs,
                              batch_size=cfg.batch_size, validation_data=valid, callbacks=callbacks, seed=cfg.seed,
-                             progress=cfg.progress)
+                             progress=cfg.progress, **({"augment": augment} if augment else {}))
     return model, history
 
 
@@ -281,7 +297,10 @@ def train_classifier(cfg: ClassifyConfig, X_train, y_train, labels, task: str = 
     members, histories = [], []
     for m in range(cfg.ensemble):
         mcfg = dataclasses.replace(cfg, seed=member_seed(cfg.seed, m))
-        tr, va = stratified_split(y_train, cfg.valid_fraction, rng if m == 0 else np.random.default_rng(mcfg.seed))
+        member_rng = rng if m == 0 else np.random.default_rng(mcfg.seed)
+        tr, va = stratified_split(y_train, cfg.valid_fraction, member_rng)
+        if cfg.bootstrap:  # bagging: members differ in the examples they see, not only in split and start
+            tr = np.sort(member_rng.choice(tr, size=len(tr), replace=True))
         model, history = fit_classifier(mcfg, *rows(tr), len(labels), rows(va) if len(va) else None,
                                         run_dir, f"member{m}")
         members.append(model)
