@@ -168,13 +168,21 @@ def gru_backward(g, zh, h_prev, dh, dzx, dzh, dh_direct):
 # a second thread pool: on 2 cores the two pools' spinning threads starve each other (3x slower).
 # Where NumPy's BLAS cannot be found, SEQUENCE is False and Recurrent keeps its Python loop.
 
-def _find_numpy_gemm():
+def _numpy_openblas():
     import ctypes
     import glob
 
     libdir = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
     for path in sorted(glob.glob(os.path.join(libdir, "libscipy_openblas64_*.so"))):
-        lib = ctypes.CDLL(path)
+        return ctypes.CDLL(path)
+    return None
+
+
+def _find_numpy_gemm():
+    import ctypes
+
+    lib = _numpy_openblas()
+    if lib is not None:
         fns = []
         for name, real in (("scipy_cblas_sgemm64_", ctypes.c_float), ("scipy_cblas_dgemm64_", ctypes.c_double)):
             fn = getattr(lib, name, None)
@@ -190,6 +198,19 @@ def _find_numpy_gemm():
 
 _GEMM = _find_numpy_gemm() if AVAILABLE else None
 SEQUENCE = _GEMM is not None
+
+
+def blas_thread_functions():
+    """(get, set) of the thread count of NumPy's OpenBLAS, or None where it cannot be found."""
+    lib = _numpy_openblas() if SEQUENCE else None
+    get = getattr(lib, "scipy_openblas_get_num_threads64_", None)
+    put = getattr(lib, "scipy_openblas_set_num_threads64_", None)
+    if get is None or put is None:
+        return None
+    import ctypes
+
+    get.restype, put.argtypes = ctypes.c_int, [ctypes.c_int]
+    return get, put
 
 
 def _gemm(a, b, c):  # pragma: no cover - replaced by the overload below

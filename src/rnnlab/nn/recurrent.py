@@ -25,18 +25,22 @@ probability p at inference). The options of one call:
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
-from rnnlab.nn import kernels, norm
+from rnnlab.nn import batch_threads, kernels, norm
 from rnnlab.nn.cells.base import Cell
 
 
 class Recurrent:
     """Runs ``cell`` over a time-major sequence and keeps what backward needs (the workspace)."""
 
-    def __init__(self, cell: Cell):
+    def __init__(self, cell: Cell, may_split: bool = True):
         self.cell = cell
         self.ws = None
+        self.may_split = may_split  # False for the parts themselves: one level of threads
+        self.parts = None   # one Recurrent per batch slice after a split forward (batch_threads)
 
     def _workspace(self, T, B, dtype, recurrent_dropout, zoneout):
         key = (T, B, np.dtype(dtype), recurrent_dropout, zoneout)
@@ -53,6 +57,11 @@ class Recurrent:
         """
         T, B, I = x.shape
         cell = self.cell
+        sequence = kernels.ENABLED and kernels.SEQUENCE and cell.forward_sequence is not None
+        n = batch_threads.slices(B) if sequence and self.may_split else 1
+        if n > 1:
+            return self._forward_split(n, x, w_ih, w_hh, b_ih, b_hh, state0, mask, ln, x_mask, h_mask, zoneout)
+        self.parts = None
         ws = self._workspace(T, B, x.dtype, h_mask is not None, zoneout is not None)
         if x_mask is not None:
             # x_t ⊙ m_x: the same input dropout mask at every step of a sequence
@@ -62,7 +71,6 @@ class Recurrent:
         ws.mh, ws.ln = h_mask, ln
         ws.U = self._updates(mask, zoneout, T, B, x.dtype)
         ws.plain = h_mask is None and zoneout is None and not cell.layer_norm
-        sequence = kernels.ENABLED and kernels.SEQUENCE and cell.forward_sequence is not None
         fused_norm = cell.layer_norm and sequence and cell.fuses_layer_norm
         # zx = x W_ihᵀ + b_ih (+ b_hh): the input projection of every step in one product
         out = ws.NX.reshape(T * B, -1) if fused_norm else None
@@ -96,6 +104,38 @@ class Recurrent:
                     np.add(S[t], ws.tmp, out=S[t + 1])
         return ws.S
 
+    def _forward_split(self, n, x, w_ih, w_hh, b_ih, b_hh, state0, mask, ln, x_mask, h_mask, zoneout):
+        """``forward`` on n batch slices in n threads; the states are put back together."""
+        T, B, _ = x.shape
+        if self.parts is None or len(self.parts) != n:
+            self.parts = [Recurrent(copy.copy(self.cell), may_split=False) for _ in range(n)]  # cells hold settings only
+        self.slices = batch_threads.bounds(B, n)
+        self.ws = None  # each part keeps its own; tools that read the workspace run unsplit
+
+        def part(k):
+            lo, hi = self.slices[k]
+            return self.parts[k].forward(
+                _rows(x, lo, hi, 1), w_ih, w_hh, b_ih, b_hh, [s[lo:hi] for s in state0], _rows(mask, lo, hi, 1),
+                ln=ln, x_mask=_rows(x_mask, lo, hi, 0), h_mask=_rows(h_mask, lo, hi, 0),
+                zoneout=None if zoneout is None else [_rows(d, lo, hi, 1) for d in zoneout])
+
+        states = batch_threads.run(part, n)
+        return [np.concatenate(S, axis=1) for S in zip(*states)]
+
+    def _backward_split(self, dH, d_final, w_ih, w_hh, mask):
+        """``backward`` on the slices of the last split forward: dx and ∂(initial state) put back
+        together, the parameter gradients (sums over rows) added up."""
+        def part(k):
+            lo, hi = self.slices[k]
+            d_k = None if d_final is None else [None if df is None else df[lo:hi] for df in d_final]
+            return self.parts[k].backward(_rows(dH, lo, hi, 1), d_k, w_ih, w_hh, _rows(mask, lo, hi, 1))
+
+        results = batch_threads.run(part, len(self.parts))
+        dx = np.concatenate([r[0] for r in results], axis=1)
+        grads = {key: sum(r[1][key] for r in results) for key in results[0][1]}
+        d0 = [np.concatenate(ds, axis=0) for ds in zip(*(r[2] for r in results))]
+        return dx, grads, d0
+
     def _updates(self, mask, zoneout, T, B, dtype):
         """u_t per state: None (all new), the padding mask, or m_t ⊙ (1 - d_t) with zoneout."""
         if zoneout is None:
@@ -113,6 +153,8 @@ class Recurrent:
 
         Returns (dx (T, B, I), grads {w_ih, w_hh, b_ih, b_hh[, ln_*]}, list of ∂L/∂(initial state)).
         """
+        if self.parts is not None:
+            return self._backward_split(dH, d_final, w_ih, w_hh, mask)
         ws, cell, x = self.ws, self.cell, self.x
         T, B, I = x.shape
         Hn = cell.hidden_size
@@ -175,3 +217,10 @@ class Recurrent:
         if self.x_mask is not None:
             dx *= self.x_mask
         return dx, grads, d[:cell.n_states]
+
+
+def _rows(a, lo, hi, axis):
+    """Rows lo:hi of the batch axis of ``a`` as a contiguous array; None and floats pass through."""
+    if a is None or np.isscalar(a):
+        return a
+    return np.ascontiguousarray(a[:, lo:hi] if axis == 1 else a[lo:hi])

@@ -47,6 +47,7 @@ import numpy as np
 
 from rnnlab import nn
 from rnnlab.errors import RnnlabError
+from rnnlab.nn import batch_threads
 from rnnlab.nn.cells import GRUCell
 from rnnlab.viz import memory_tasks as mt
 
@@ -83,6 +84,9 @@ def state_gradients(rnn: nn.RNNBase, d_out) -> np.ndarray:
     H, L, D = rnn.hidden_size, rnn.num_layers, rnn.num_directions
     run = rnn._runs[(L - 1) * D]
     ws = run.ws
+    if ws is None:
+        raise RnnlabError("state_gradients reads one workspace, but the last call split the batch over threads; "
+                          "run forward and backward inside rnnlab.nn.batch_threads.threads(1).")
     T, B = ws.T, ws.B
     d_out = np.asarray(d_out, np.float64)
     dH = np.zeros((T, B, H))
@@ -125,12 +129,13 @@ def hidden_grad_norms(model, X, y, loss_mask=None) -> np.ndarray:
     was_training = model.training
     model.eval()
     try:
-        out = model.forward(X)
-        model.loss.forward(out, y, loss_mask)
-        d = model.loss.backward()
-        for layer in reversed(model.layers[idx + 1:]):
-            d = layer.backward(d)
-        model.layers[idx].backward(d)
+        with batch_threads.threads(1):  # state_gradients reads the layer's one workspace
+            out = model.forward(X)
+            model.loss.forward(out, y, loss_mask)
+            d = model.loss.backward()
+            for layer in reversed(model.layers[idx + 1:]):
+                d = layer.backward(d)
+            model.layers[idx].backward(d)
         g = state_gradients(model.layers[idx], d)
     finally:
         model.train(was_training)

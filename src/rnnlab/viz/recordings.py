@@ -24,6 +24,7 @@ import numpy as np
 
 from rnnlab import nn
 from rnnlab.errors import RnnlabError
+from rnnlab.nn import batch_threads
 from rnnlab.viz import inputs as vin
 
 GATE_NAMES = {"lstm": ("input", "forget", "cell candidate", "output"), "gru": ("reset", "update", "candidate")}
@@ -69,7 +70,8 @@ def record(model, X, lengths=None) -> Recording:
     """
     layer = _top_layer(model)
     model.eval()
-    model.forward(X, lengths)
+    with batch_threads.threads(1):  # the recording reads the layer's one workspace
+        model.forward(X, lengths)
     if isinstance(layer, nn.FeedbackRNN):
         run, kind, act = layer._rec, "feedback", layer.nonlinearity
     else:

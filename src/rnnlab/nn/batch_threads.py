@@ -1,0 +1,77 @@
+"""Batch-parallel time loops: the rows of a batch never meet inside the recurrence, so each thread
+can run the whole loop for its own slice of the batch.
+
+Given N threads, OpenBLAS spreads each per-step product (a few rows by 4H columns) over them and
+they meet at every step, hundreds of times per sequence; here each thread instead runs the Numba
+time loop (which releases the GIL) and its own single-threaded BLAS calls for a contiguous slice
+of the batch, and the threads meet once per forward and once per backward. The weight gradients
+are each slice's product Σ_t dz_tᵀ x_t, added up: the same sums in another order, so results
+agree with the unsplit loop to rounding, not bit for bit (tests: equal outputs and input
+gradients, gradient checks on the split path). A seeded run repeats exactly on the same machine;
+on machines with other thread counts, set ``RNNLAB_BATCH_THREADS=1`` for bit-identical runs.
+
+How many slices: as many as NumPy's OpenBLAS has threads (``OPENBLAS_NUM_THREADS``,
+threadpoolctl), at most one per ``MIN_ROWS`` rows; ``RNNLAB_BATCH_THREADS=1`` turns it off, and
+``threads(n)`` forces n for a block of code. Only where the whole loop runs in Numba (LSTM and
+GRU with the kernels on); the NumPy path keeps one thread. During the split, OpenBLAS is set to
+one thread (process-wide) and restored afterwards.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+from rnnlab.nn import kernels
+
+MIN_ROWS = 8  # fewer rows per slice and the per-step products are too small to gain
+_BLAS = kernels.blas_thread_functions()
+_forced: int | None = None
+_pool: ThreadPoolExecutor | None = None
+
+
+def _setting() -> int | None:
+    """RNNLAB_BATCH_THREADS as a positive int, or None for "follow OpenBLAS"."""
+    value = os.environ.get("RNNLAB_BATCH_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def slices(B: int) -> int:
+    """How many slices a batch of B rows runs in (1: no split)."""
+    if _BLAS is None:
+        return 1
+    if _forced is not None:
+        return max(1, min(_forced, B))
+    n = _setting() or _BLAS[0]()
+    return max(1, min(n, B // MIN_ROWS))
+
+
+@contextmanager
+def threads(n: int):
+    """Run the enclosed code with exactly ``n`` slices per batch (1: never split); for tests and tools."""
+    global _forced
+    prev, _forced = _forced, int(n)
+    try:
+        yield
+    finally:
+        _forced = prev
+
+
+def bounds(B: int, n: int) -> list[tuple[int, int]]:
+    """n contiguous row ranges covering 0..B, sizes differing by at most one."""
+    edges = [B * k // n for k in range(n + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def run(fn, n: int) -> list:
+    """[fn(0), ..., fn(n-1)] on n threads, with OpenBLAS at one thread meanwhile."""
+    global _pool
+    if _pool is None or _pool._max_workers < n:
+        _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="rnnlab-batch")
+    get, put = _BLAS
+    prev = get()
+    put(1)
+    try:
+        return list(_pool.map(fn, range(n)))
+    finally:
+        put(prev)
