@@ -67,6 +67,31 @@ def test_openblas_threads_are_restored_after_a_split_call():
         put(before)
 
 
+def test_concurrent_split_calls_restore_openblas_once_all_are_done():
+    import threading
+
+    get, put = batch_threads._BLAS
+    before = get()
+    layer = [nn.LSTM(3, 4, seed=0) for _ in range(4)]
+    x = np.ones((16, 20, 3), np.float32)
+    try:
+        put(2)
+
+        def work(k):
+            with batch_threads.threads(2):
+                for _ in range(5):
+                    layer[k].forward(x)
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert get() == 2 and batch_threads._active == 0
+    finally:
+        put(before)
+
+
 def test_slices_follow_openblas_min_rows_and_the_switch(monkeypatch):
     get, put = batch_threads._BLAS
     before = get()

@@ -19,6 +19,7 @@ one thread (process-wide) and restored afterwards.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -26,8 +27,12 @@ from rnnlab.nn import kernels
 
 MIN_ROWS = 8  # fewer rows per slice and the per-step products are too small to gain
 _BLAS = kernels.blas_thread_functions()
-_forced: int | None = None
+_local = threading.local()  # threads(n) forces n for the calling thread only
 _pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_lock = threading.Lock()
+_active = 0        # split calls under way (from any user thread)
+_saved = 1         # OpenBLAS's thread count before the first of them
 
 
 def _setting() -> int | None:
@@ -40,8 +45,9 @@ def slices(B: int) -> int:
     """How many slices a batch of B rows runs in (1: no split)."""
     if _BLAS is None:
         return 1
-    if _forced is not None:
-        return max(1, min(_forced, B))
+    forced = getattr(_local, "forced", None)
+    if forced is not None:
+        return max(1, min(forced, B))
     n = _setting() or _BLAS[0]()
     return max(1, min(n, B // MIN_ROWS))
 
@@ -49,12 +55,12 @@ def slices(B: int) -> int:
 @contextmanager
 def threads(n: int):
     """Run the enclosed code with exactly ``n`` slices per batch (1: never split); for tests and tools."""
-    global _forced
-    prev, _forced = _forced, int(n)
+    prev = getattr(_local, "forced", None)
+    _local.forced = int(n)
     try:
         yield
     finally:
-        _forced = prev
+        _local.forced = prev
 
 
 def bounds(B: int, n: int) -> list[tuple[int, int]]:
@@ -65,13 +71,20 @@ def bounds(B: int, n: int) -> list[tuple[int, int]]:
 
 def run(fn, n: int) -> list:
     """[fn(0), ..., fn(n-1)] on n threads, with OpenBLAS at one thread meanwhile."""
-    global _pool
-    if _pool is None or _pool._max_workers < n:
-        _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="rnnlab-batch")
+    global _pool, _pool_size, _active, _saved
     get, put = _BLAS
-    prev = get()
-    put(1)
+    with _lock:  # calls from several user threads: the first saves OpenBLAS's setting, the last restores it
+        if _pool is None or _pool_size < n:
+            _pool, _pool_size = ThreadPoolExecutor(max_workers=n, thread_name_prefix="rnnlab-batch"), n
+        if _active == 0:
+            _saved = get()
+            put(1)
+        _active += 1
+        pool = _pool
     try:
-        return list(_pool.map(fn, range(n)))
+        return list(pool.map(fn, range(n)))
     finally:
-        put(prev)
+        with _lock:
+            _active -= 1
+            if _active == 0:
+                put(_saved)
