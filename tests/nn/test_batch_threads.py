@@ -130,3 +130,9 @@ def test_state_gradients_after_a_split_call_say_how_to_get_them():
         layer.backward(np.ones((8, 3, 4), np.float32))
     with pytest.raises(RnnlabError, match=r"batch_threads.threads\(1\)"):
         gf.state_gradients(layer, np.ones((8, 3, 4)))
+
+
+def test_a_bad_switch_value_is_one_clear_error(monkeypatch):
+    monkeypatch.setenv("RNNLAB_BATCH_THREADS", "two")
+    with pytest.raises(RnnlabError, match="RNNLAB_BATCH_THREADS must be a positive integer"):
+        batch_threads.slices(64)

@@ -13,16 +13,17 @@ from rnnlab.viz import memory_tasks as mt
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
-def _model(cell, seed=1):
-    rnn = CELLS[cell](2, 5, return_sequences=False, seed=seed)
+def _model(cell, seed=1, **kw):
+    rnn = CELLS[cell](2, 5, return_sequences=False, seed=seed, **kw)
     return Sequential([rnn, nn.Dense(5, 1, seed=seed + 1)]).compile("mse", "adam", metrics=[])
 
 
-@pytest.mark.parametrize("cell", list(CELLS))
-def test_state_gradients_equal_the_engines_gradient_of_a_restarted_state(cell):
+@pytest.mark.parametrize("cell, kw", [(c, {}) for c in CELLS] + [("lstm", {"layer_norm": True}),
+                                                                   ("gru", {"layer_norm": True})])
+def test_state_gradients_equal_the_engines_gradient_of_a_restarted_state(cell, kw, kernel_path):
     # ∂L/∂h_t is also what backward reports as grad_initial_state for a run started at h_t on x_{t+1:}
     X, y = adding_problem(3, 12, np.random.default_rng(0))
-    model = _model(cell)
+    model = _model(cell, **kw)
     rnn, dense = model.layers
     out = model.forward(X)
     model.loss.forward(out, y)
@@ -31,7 +32,7 @@ def test_state_gradients_equal_the_engines_gradient_of_a_restarted_state(cell):
     g = gf.state_gradients(rnn, d)
     states = [S.copy() for S in rnn._runs[0].ws.S]
     for t in range(11):
-        again = _model(cell)
+        again = _model(cell, **kw)
         again.load_state_dict(model.state_dict())
         r2, d2 = again.layers
         start = tuple(S[t + 1][None] for S in states) if len(states) == 2 else states[0][t + 1][None]

@@ -23,6 +23,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
+from rnnlab.errors import RnnlabError
 from rnnlab.nn import kernels
 
 MIN_ROWS = 8  # fewer rows per slice and the per-step products are too small to gain
@@ -37,8 +38,12 @@ _saved = 1         # OpenBLAS's thread count before the first of them
 
 def _setting() -> int | None:
     """RNNLAB_BATCH_THREADS as a positive int, or None for "follow OpenBLAS"."""
-    value = os.environ.get("RNNLAB_BATCH_THREADS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else None
+    value = os.environ.get("RNNLAB_BATCH_THREADS", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise RnnlabError(f"RNNLAB_BATCH_THREADS must be a positive integer (1: no split), got {value!r}.")
+    return int(value)
 
 
 def slices(B: int) -> int:

@@ -196,7 +196,7 @@ class Recurrent:
         dah = ws.dAH.reshape(T * B, G)
         if ws.norm_grads is not None:  # the fused loop (kernels_ln_lstm) has summed them already
             grads.update(ws.norm_grads)
-            dzx, dah = (a.reshape(T * B, G) for a in ws.fused_dA)
+            dzx, dah = (a.reshape(T * B, G) for a in ws.d_products)
         elif cell.layer_norm:
             # ∂γ = Σ ∂A ⊙ â, ∂β = Σ ∂A for both LNs; b_ih (b_hh) sits beside β_ih (β_hh): the same gradient
             grads["ln_hh_weight"], grads["ln_hh_bias"] = norm.param_grads(dzh, ws.NH.reshape(T * B, G))
@@ -210,6 +210,8 @@ class Recurrent:
         else:
             grads["b_ih"] = dzx.sum(0)
             grads["b_hh"] = grads["b_ih"] if ws.dZH is ws.dZX else dzh.sum(0)  # one sum when b_hh joins b_ih
+        # where ∂(x W_ihᵀ) and ∂(h W_hhᵀ) of every step are now, whichever path wrote them (gradient_flow reads them)
+        ws.d_products = dzx.reshape(T, B, G), dah.reshape(T, B, G)
         # ∂W_ih = Σ_t dz_tᵀ x_t,  ∂W_hh = Σ_t dz_tᵀ h_{t-1}: one product each over all steps
         grads["w_ih"] = dzx.T @ x.reshape(T * B, I)
         grads["w_hh"] = dah.T @ ws.HP.reshape(T * B, -1)

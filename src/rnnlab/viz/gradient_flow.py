@@ -9,7 +9,7 @@ can sit near 1, so their gradients hold up.
 
 No training code changes and no hook is needed: after ``backward`` the workspace of the top
 recurrent layer holds ∂L/∂A_t, the gradient of every step's recurrent pre-activation
-A_t = h_{t-1} W_hhᵀ (``ws.dAH``, (T, B, G)), and the gates (``ws.G``). Every path from h_t to
+A_t = h_{t-1} W_hhᵀ (``ws.d_products[1]``, (T, B, G)), and the gates (``ws.G``). Every path from h_t to
 the loss goes through the output at t, through A_{t+1}, or (GRU only) through the carry
 z_{t+1} ⊙ h_t, so, from the last step back::
 
@@ -96,7 +96,7 @@ def state_gradients(rnn: nn.RNNBase, d_out) -> np.ndarray:
         dH[T - 1] += d_out[:, :H]
     w_hh = rnn.params[f"weight_hh_l{L - 1}"].astype(np.float64)
     # ∂L/∂h_t through the next step's recurrent product: ∂A_{t+1} W_hh, all steps in one product
-    through_next = ws.dAH[1:].astype(np.float64) @ w_hh
+    through_next = ws.d_products[1][1:].astype(np.float64) @ w_hh
     carry = ws.G[1:, :, H:2 * H].astype(np.float64) if isinstance(run.cell, GRUCell) else None
     g = np.empty_like(dH)
     g[T - 1] = dH[T - 1]

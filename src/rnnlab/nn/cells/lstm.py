@@ -87,7 +87,7 @@ class LSTMCell(Cell):
                 dH, d[0], d[1], ws.G, ws.TC, ws.S[1], w_hh, mh, use_mh, ln.ih_weight, ws.NX, ws.IX,
                 ln.hh_weight, ws.NH, ws.IH, ln.c_weight, ws.NC, ws.IC, g["ih"], g["hh"], g["b"], g["c"], g["cb"],
                 *ko.update_args(ws, dH, 2))
-            ws.fused_dA = ws.NX, ws.NH  # the loop wrote ∂(x W_ihᵀ), ∂(h W_hhᵀ) over â_x, â_h
+            ws.d_products = ws.NX, ws.NH  # the loop wrote ∂(x W_ihᵀ), ∂(h W_hhᵀ) over â_x, â_h
             # β_ih, β_hh, b_ih and b_hh all sit in the one sum that enters the gates: one gradient
             ws.norm_grads = {"ln_ih_weight": g["ih"], "ln_hh_weight": g["hh"], "ln_c_weight": g["c"],
                              "ln_c_bias": g["cb"], "ln_ih_bias": g["b"], "ln_hh_bias": g["b"], "b_ih": g["b"],
