@@ -99,6 +99,8 @@ def test_slices_follow_openblas_min_rows_and_the_switch(monkeypatch):
         put(2)
         assert batch_threads.slices(64) == 2
         assert batch_threads.slices(8 * 2 - 1) == 1           # fewer than MIN_ROWS rows per slice
+        assert batch_threads.slices(16, 64 * 256) == 1         # 8 rows of hidden 64: too little work per slice
+        assert batch_threads.slices(32, 64 * 256) == 2
         monkeypatch.setenv("RNNLAB_BATCH_THREADS", "1")
         assert batch_threads.slices(64) == 1
         with batch_threads.threads(4):

@@ -58,7 +58,7 @@ class Recurrent:
         T, B, I = x.shape
         cell = self.cell
         sequence = kernels.ENABLED and kernels.SEQUENCE and cell.forward_sequence is not None
-        n = batch_threads.slices(B) if sequence and self.may_split else 1
+        n = batch_threads.slices(B, w_hh.size) if sequence and self.may_split else 1
         if n > 1:
             return self._forward_split(n, x, w_ih, w_hh, b_ih, b_hh, state0, mask, ln, x_mask, h_mask, zoneout)
         self.parts = None
@@ -85,9 +85,7 @@ class Recurrent:
             z2 = zx.reshape(T * B, -1)
             norm.forward(z2, ln.ih_weight, beta, ws.NX.reshape(T * B, -1), ws.IX.reshape(T * B, -1), z2)
         else:
-            zx += b_ih
-            if fold:
-                zx += b_hh
+            zx += b_ih + b_hh if fold else b_ih  # one pass over every step, not one per bias
         for S, s0 in zip(ws.S, state0):
             S[0] = s0
         w_hh_t = np.ascontiguousarray(w_hh.T)  # a contiguous right operand is ~30% faster in sgemm
