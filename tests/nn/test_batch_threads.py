@@ -11,6 +11,11 @@ from rnnlab.nn import batch_threads, checks, kernels
 pytestmark = pytest.mark.skipif(batch_threads._BLAS is None or not kernels.SEQUENCE,
                                 reason="needs Numba and NumPy's OpenBLAS")
 
+
+@pytest.fixture(autouse=True)
+def _kernels_on(_restore_kernels):
+    kernels.use(True)  # the split runs the Numba loops, also where RNNLAB_NUMBA=0 turned them off
+
 OPTIONS = {
     "plain": {},
     "everything": {"layer_norm": True, "recurrent_dropout": 0.2, "zoneout": 0.1, "input_dropout": 0.1,

@@ -71,6 +71,12 @@ class Recurrent:
         ws.mh, ws.ln = h_mask, ln
         ws.U = self._updates(mask, zoneout, T, B, x.dtype)
         ws.plain = h_mask is None and zoneout is None and not cell.layer_norm
+        scale = cell.step_prescale(x.dtype) if ws.plain and not kernels.ENABLED else None
+        ws.gate_scale, ws.gate_shift = scale, None if scale is None else 1 - scale
+        if scale is not None:
+            # s ⊙ (x W_ihᵀ + b_ih + b_hh + h W_hhᵀ) with s folded into the weights: no pass over the steps
+            w_ih, b_ih = w_ih * scale[:, None], b_ih * scale
+            b_hh = None if b_hh is None else b_hh * scale
         fused_norm = cell.layer_norm and sequence and cell.fuses_layer_norm
         # zx = x W_ihᵀ + b_ih (+ b_hh): the input projection of every step in one product
         out = ws.NX.reshape(T * B, -1) if fused_norm else None
@@ -85,10 +91,14 @@ class Recurrent:
             z2 = zx.reshape(T * B, -1)
             norm.forward(z2, ln.ih_weight, beta, ws.NX.reshape(T * B, -1), ws.IX.reshape(T * B, -1), z2)
         else:
-            zx += b_ih + b_hh if fold else b_ih  # one pass over every step, not one per bias
+            zx += b_ih
+            if fold:  # two passes, not one with b_ih + b_hh: that would round differently from before
+                zx += b_hh
         for S, s0 in zip(ws.S, state0):
             S[0] = s0
         w_hh_t = np.ascontiguousarray(w_hh.T)  # a contiguous right operand is ~30% faster in sgemm
+        if scale is not None:
+            w_hh_t *= scale
         if sequence:
             cell.forward_sequence(zx, w_hh_t, b_hh, ws, mask)
             return ws.S

@@ -71,12 +71,20 @@ class Cell:
         ws.tmp = np.zeros((B, H), dtype)
         ws.mh = ws.ln = ws.U = None  # set by Recurrent.forward for each call
         ws.plain = True
+        ws.gate_scale = ws.gate_shift = None  # step_prescale's factors while a plain NumPy loop runs
         if self.layer_norm:
             ws.NX, ws.NH, ws.dAX, ws.dAH = (np.zeros((T, B, G), dtype) for _ in range(4))
             ws.IX, ws.IH = np.zeros((T, B, n), dtype), np.zeros((T, B, n), dtype)
             ws.ln_scratch = (np.zeros((B, G), dtype), np.zeros((B, n), dtype), np.zeros((B, n), dtype))
         self.extra_buffers(ws, T, B, dtype)
         return ws
+
+    def step_prescale(self, dtype):
+        """Per-gate-column factors that the NumPy ``step`` wants folded into W_ih, W_hh and the
+        biases of a plain layer (no dropout, zoneout or layer norm), or None. Powers of two only:
+        scaling by them is exact (results move only by the last bit that NumPy's vectorised and
+        scalar tanh loops differ in, depending on which elements each gets)."""
+        return None
 
     def extra_buffers(self, ws, T, B, dtype) -> None:
         """Cell-specific caches (e.g. tanh(c) for the LSTM)."""

@@ -47,11 +47,21 @@ class LSTMCell(Cell):
 
     def extra_buffers(self, ws, T, B, dtype):
         ws.TC = np.zeros((T, B, self.hidden_size), dtype)  # tanh(c_t) or tanh(LN_c(c_t)), reused by backward
+        H = self.hidden_size
+        ws.slope_a, ws.slope_b = np.zeros(4 * H, dtype), np.ones(4 * H, dtype)  # see step_backward
+        ws.slope_a[2 * H:3 * H], ws.slope_b[2 * H:3 * H] = 1, 0
         if self.layer_norm:
             H = self.hidden_size
             # LN_c: normalised cell ĉ, 1/σ, and ∂L/∂LN_c(c) of each step (for ∂γ_c, ∂β_c)
             ws.NC, ws.dCN, ws.IC = np.zeros((T, B, H), dtype), np.zeros((T, B, H), dtype), np.zeros((T, B, 1), dtype)
             ws.ln_c_scratch = (np.zeros((B, H), dtype), np.zeros((B, 1), dtype), np.zeros((B, 1), dtype))
+
+    def step_prescale(self, dtype):
+        # σ(z) = ½ + ½ tanh(z/2): with z/2 in place of z for i, f, o, one tanh serves all four gates
+        H = self.hidden_size
+        s = np.ones(4 * H, dtype)
+        s[:2 * H] = s[3 * H:] = 0.5
+        return s
 
     def extra_norm_grads(self, ws):
         T, B, H = ws.TC.shape
@@ -112,10 +122,16 @@ class LSTMCell(Cell):
             return
         z += zx_t
         i, f, g, o = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
-        # i = σ(z_i), f = σ(z_f), o = σ(z_o), g = tanh(z_g)     (in place: G holds the gates)
-        sigmoid(z[:, :2 * H], out=z[:, :2 * H])
-        sigmoid(o, out=o)
-        np.tanh(g, out=g)
+        if ws.gate_scale is not None:
+            # z holds (z_i/2, z_f/2, z_g, z_o/2) (step_prescale): i, f, o = ½ + ½ tanh(z/2), g = tanh(z_g)
+            np.tanh(z, out=z)
+            z *= ws.gate_scale
+            z += ws.gate_shift
+        else:
+            # i = σ(z_i), f = σ(z_f), o = σ(z_o), g = tanh(z_g)     (in place: G holds the gates)
+            sigmoid(z[:, :2 * H], out=z[:, :2 * H])
+            sigmoid(o, out=o)
+            np.tanh(g, out=g)
         # c'_t = f ⊙ c_{t-1} + i ⊙ g
         np.multiply(f, Cs[t], out=c)
         np.multiply(i, g, out=ws.tmp)
@@ -150,26 +166,19 @@ class LSTMCell(Cell):
             if self.layer_norm:  # with LN_c, u = ∂L/∂LN_c(c'_t) and ∂c'_t += LN_cᵀ(u)
                 norm.backward(u, ws.NC[t], ws.IC[t], ws.ln.c_weight, tmp, ws.ln_c_scratch)
             dc += tmp
+            # gate slopes, all four in three passes: σ' = s(1 - s) for i, f, o and tanh' = 1 - g² for g,
+            # i.e. G ⊙ (β - G) + α with (α, β) = (0, 1) on σ's columns and (1, 0) on tanh's
+            np.subtract(ws.slope_b, z, out=dz)
+            dz *= z
+            dz += ws.slope_a
+            # ∂z_i = ∂c_t ⊙ g ⊙ i(1 - i),  ∂z_f = ∂c_t ⊙ c_{t-1} ⊙ f(1 - f),  ∂z_g = ∂c_t ⊙ i ⊙ (1 - g²)
+            di *= g
+            df *= c_prev
+            dg *= i
+            dz.reshape(-1, 4, H)[:, :3] *= dc[:, None, :]  # (i, f, g) blocks of a view: in place
             # ∂z_o = ∂h_t ⊙ tanh(c_t) ⊙ o(1 - o)
-            np.subtract(1, o, out=do)
-            do *= o
             do *= tc
             do *= dh
-            # ∂z_i = ∂c_t ⊙ g ⊙ i(1 - i)
-            np.subtract(1, i, out=di)
-            di *= i
-            di *= g
-            di *= dc
-            # ∂z_f = ∂c_t ⊙ c_{t-1} ⊙ f(1 - f)
-            np.subtract(1, f, out=df)
-            df *= f
-            df *= c_prev
-            df *= dc
-            # ∂z_g = ∂c_t ⊙ i ⊙ (1 - g²)
-            np.multiply(g, g, out=dg)
-            np.subtract(1, dg, out=dg)
-            dg *= i
-            dg *= dc
             # ∂c_{t-1} = ∂c_t ⊙ f
             np.multiply(dc, f, out=dc_prev)
         # ∂h_{t-1} = ∂z W_hh     (∂z is kept: the layer turns all steps into weight gradients at once)
