@@ -72,6 +72,37 @@ def test_openblas_threads_are_restored_after_a_split_call():
         put(before)
 
 
+def test_a_failing_slice_waits_for_the_others_and_raises_the_callers_error():
+    import threading
+    import time
+
+    get, put = batch_threads._BLAS
+    before = get()
+    finished = threading.Event()
+
+    def fn(k):
+        if k == 0:
+            raise ValueError("slice 0")
+        if k == 1:
+            raise KeyError("slice 1")
+        time.sleep(0.2)
+        finished.set()
+
+    try:
+        put(2)
+        with pytest.raises(ValueError, match="slice 0"):
+            batch_threads.run(fn, 3)
+        assert finished.is_set() and get() == 2 and batch_threads._active == 0
+    finally:
+        put(before)
+
+
+def test_one_slice_runs_in_the_caller():
+    import threading
+
+    assert batch_threads.run(lambda k: (k, threading.get_ident()), 1) == [(0, threading.get_ident())]
+
+
 def test_concurrent_split_calls_restore_openblas_once_all_are_done():
     import threading
 
@@ -106,6 +137,7 @@ def test_slices_follow_openblas_min_rows_and_the_switch(monkeypatch):
         assert batch_threads.slices(8 * 2 - 1) == 1           # fewer than MIN_ROWS rows per slice
         assert batch_threads.slices(16, 64 * 256) == 1         # 8 rows of hidden 64: too little work per slice
         assert batch_threads.slices(32, 64 * 256) == 2
+        assert batch_threads.slices(32, 64 * 256, 1 << 19) == 1 and batch_threads.slices(64, 64 * 256, 1 << 19) == 2
         monkeypatch.setenv("RNNLAB_BATCH_THREADS", "1")
         assert batch_threads.slices(64) == 1
         with batch_threads.threads(4):

@@ -235,29 +235,34 @@ def test_backward_leaves_d_out_unchanged():
     np.testing.assert_array_equal(d_out, kept)
 
 
-def test_numpy_lstm_halved_weights_give_the_direct_sigmoids_results(monkeypatch):
-    # the NumPy step folds the ½ of σ(z) = ½ + ½ tanh(z/2) into W_ih, W_hh and the biases (exact
-    # halving) and takes one tanh over all four gates; outputs, states and gradients equal those of
-    # σ applied to the full product to the last bit of tanh
+@pytest.mark.parametrize("H", [5, 1])  # H = 1: W_hhᵀ of shape (1, 4) is contiguous as it stands
+def test_numpy_lstm_halved_weights_give_the_direct_sigmoids_results(H, monkeypatch):
+    # the NumPy step folds the ½ of σ(z) = ½ + ½ tanh(z/2) into copies of W_ih, W_hh and the biases
+    # (exact halving) and takes one tanh over all four gates; outputs, states and gradients equal
+    # those of σ applied to the full product to the last bit of tanh, and the parameters stay as they were
     from rnnlab.nn import kernels
     from rnnlab.nn.cells.lstm import LSTMCell
 
     kernels.use(False)
     rng = np.random.default_rng(3)
-    x, d_out = rng.standard_normal((3, 7, 4)), rng.standard_normal((3, 7, 10))
+    x, d_out = rng.standard_normal((3, 7, 4)), rng.standard_normal((3, 7, 2 * H))
     weights = {k: rng.standard_normal(v.shape)
-               for k, v in nn.LSTM(4, 5, num_layers=2, bidirectional=True).state_dict().items()}
+               for k, v in nn.LSTM(4, H, num_layers=2, bidirectional=True).state_dict().items()}
 
-    def run():
-        layer = nn.LSTM(4, 5, num_layers=2, bidirectional=True, dtype=np.float64)
+    def run(folds):
+        layer = nn.LSTM(4, H, num_layers=2, bidirectional=True, dtype=np.float64)
         layer.load_state_dict(weights)
-        out, (h, c) = layer.forward(x, lengths=[7, 3, 5])
-        dx = layer.backward(d_out)
-        return [out, h, c, dx, *layer.grads.values()]
+        results = []
+        for _ in range(2):  # a second call sees the same weights
+            out, (h, c) = layer.forward(x, lengths=[7, 3, 5])
+            assert (layer._runs[0].ws.gate_scale is not None) == folds
+            results += [out, h, c, layer.backward(d_out), *layer.grads.values()]
+        for k, v in layer.state_dict().items():
+            np.testing.assert_array_equal(v, weights[k])
+        return results
 
-    folded = run()
-    assert LSTMCell(5).step_prescale(np.float64) is not None
+    folded = run(folds=True)
     monkeypatch.setattr(LSTMCell, "step_prescale", lambda self, dtype: None)
-    direct = run()
+    direct = run(folds=False)
     for a, b in zip(folded, direct):
         np.testing.assert_allclose(a, b, **close)

@@ -11,8 +11,8 @@ gradients, gradient checks on the split path). A seeded run repeats exactly on t
 on machines with other thread counts, set ``RNNLAB_BATCH_THREADS=1`` for bit-identical runs.
 
 How many slices: as many as NumPy's OpenBLAS has threads (``OPENBLAS_NUM_THREADS``,
-threadpoolctl), at most one per ``MIN_ROWS`` rows and none below ``MIN_SLICE_WORK`` multiply-adds
-per step; ``RNNLAB_BATCH_THREADS=1`` turns it off, and
+threadpoolctl), at most one per ``MIN_ROWS`` rows and none below the cell's least work per
+slice and step (``slices``); ``RNNLAB_BATCH_THREADS=1`` turns it off, and
 ``threads(n)`` forces n for a block of code. Only where the whole loop runs in Numba (LSTM and
 GRU with the kernels on); the NumPy path keeps one thread. During the split, OpenBLAS is set to
 one thread (process-wide) and restored afterwards.
@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
 from rnnlab.errors import RnnlabError
 from rnnlab.nn import kernels
 
 MIN_ROWS = 8  # fewer rows per slice and the per-step products are too small to gain
-MIN_SLICE_WORK = 1 << 18  # nor below this many multiply-adds per slice and step (rows x size of W_hh)
+MIN_SLICE_WORK = 1 << 18  # nor below this many multiply-adds per slice and step (rows x size of W_hh);
+# a cell may ask for more (``Cell.min_split_work``: the LSTM's 2^19)
 _BLAS = kernels.blas_thread_functions()
 _local = threading.local()  # threads(n) forces n for the calling thread only
 _pool: ThreadPoolExecutor | None = None
@@ -48,10 +49,15 @@ def _setting() -> int | None:
     return int(value)
 
 
-def slices(B: int, row_work: int | None = None) -> int:
+def slices(B: int, row_work: int | None = None, min_work: int = MIN_SLICE_WORK) -> int:
     """How many slices a batch of B rows runs in (1: no split); ``row_work``: multiply-adds per row
-    and step (the size of W_hh). Measured on 2 cores: 8 rows of hidden 64 per slice lose to one
-    thread (each thread packs W_hh again for too little work), 16 rows gain 30%."""
+    and step (the size of W_hh), ``min_work``: the least per slice and step worth a thread.
+
+    Measured on 2 cores, split against whole in interleaved runs (train step): each thread packs
+    W_hh again for its own product, so small products lose. LSTM, hidden 64: 8, 12 or 16 rows per
+    slice 1.28-1.33x the time of one thread, 32 rows 0.73x; hidden 128, 8 rows 0.62x; but hidden
+    32, 128 rows 1.38x, which the rule misses. GRU, hidden 64: 8-16 rows 1.20-1.26x, 32 rows 0.70x;
+    hidden 128, 8 rows 0.80x (inference 1.14x); hidden 32, 128 rows 0.73x."""
     if _BLAS is None:
         return 1
     forced = getattr(_local, "forced", None)
@@ -59,7 +65,7 @@ def slices(B: int, row_work: int | None = None) -> int:
         return max(1, min(forced, B))
     n = _setting() or _BLAS[0]()
     n = min(n, B // MIN_ROWS)
-    while row_work is not None and n > 1 and (B // n) * row_work < MIN_SLICE_WORK:
+    while row_work is not None and n > 1 and (B // n) * row_work < min_work:
         n -= 1
     return max(1, n)
 
@@ -82,8 +88,14 @@ def bounds(B: int, n: int) -> list[tuple[int, int]]:
 
 
 def run(fn, n: int) -> list:
-    """[fn(0), ..., fn(n-1)] on n threads (the caller runs fn(0)), with OpenBLAS at one thread meanwhile."""
+    """[fn(0), ..., fn(n-1)] on n threads (the caller runs fn(0)), with OpenBLAS at one thread meanwhile.
+
+    Returns only when every slice has finished, also when one raised (then fn(0)'s error first,
+    else the lowest slice's), so no slice outlives the call or OpenBLAS's restored setting.
+    """
     global _pool, _pool_size, _active, _saved
+    if n <= 1:
+        return [fn(0)]
     get, put = _BLAS
     with _lock:  # calls from several user threads: the first saves OpenBLAS's setting, the last restores it
         if _pool is None or _pool_size < n - 1:
@@ -99,8 +111,8 @@ def run(fn, n: int) -> list:
         try:
             first = fn(0)
         finally:
-            done = [f.result() for f in others]  # wait for all before OpenBLAS is restored, even on error
-        return [first] + done
+            wait(others)
+        return [first] + [f.result() for f in others]
     finally:
         with _lock:
             _active -= 1

@@ -46,6 +46,7 @@ class Cell:
     separate_dzh = False
     supports_layer_norm = False
     fuses_layer_norm = False  # its forward_sequence takes the raw input product and ws.bias (LN inside)
+    min_split_work = 1 << 18  # least multiply-adds per batch slice and step worth a thread (batch_threads)
 
     def __init__(self, hidden_size: int, layer_norm: bool = False):
         self.hidden_size = hidden_size
