@@ -67,7 +67,9 @@ def blas_floor(shape, n_threads, repeats):
     B, T, I, H, L = shape
     G = 4 * H
     rng = np.random.default_rng(0)
-    n = batch_threads.slices(B, G * H) if n_threads > 1 else 1
+    from rnnlab.nn.cells.lstm import LSTMCell
+
+    n = batch_threads.slices(B, G * H, LSTMCell.min_split_work) if n_threads > 1 else 1
     rows = -(-B // n)  # each thread's slice; threads run side by side, so one slice's time counts
     h, dz = rng.random((rows, H), dtype=np.float32), rng.random((rows, G), dtype=np.float32)
     w_t, w = rng.random((H, G), dtype=np.float32), rng.random((G, H), dtype=np.float32)
