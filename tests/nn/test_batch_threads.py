@@ -129,6 +129,7 @@ def test_concurrent_split_calls_restore_openblas_once_all_are_done():
 
 
 def test_slices_follow_openblas_min_rows_and_the_switch(monkeypatch):
+    monkeypatch.delenv("RNNLAB_BATCH_THREADS", raising=False)
     get, put = batch_threads._BLAS
     before = get()
     try:
