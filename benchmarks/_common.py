@@ -3,6 +3,8 @@
 
 def set_threads(n: int):
     """Give torch's intra-op pool and the BLAS pools the same ``n`` threads; returns torch."""
+    if n < 1:
+        raise SystemExit(f"--threads must be a positive integer, got {n}.")
     import torch
 
     torch.set_num_threads(n)

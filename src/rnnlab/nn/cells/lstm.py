@@ -52,7 +52,6 @@ class LSTMCell(Cell):
         ws.slope_a, ws.slope_b = np.zeros(4 * H, dtype), np.ones(4 * H, dtype)  # see step_backward
         ws.slope_a[2 * H:3 * H], ws.slope_b[2 * H:3 * H] = 1, 0
         if self.layer_norm:
-            H = self.hidden_size
             # LN_c: normalised cell ĉ, 1/σ, and ∂L/∂LN_c(c) of each step (for ∂γ_c, ∂β_c)
             ws.NC, ws.dCN, ws.IC = np.zeros((T, B, H), dtype), np.zeros((T, B, H), dtype), np.zeros((T, B, 1), dtype)
             ws.ln_c_scratch = (np.zeros((B, H), dtype), np.zeros((B, 1), dtype), np.zeros((B, 1), dtype))
