@@ -53,11 +53,11 @@ def slices(B: int, row_work: int | None = None, min_work: int = MIN_SLICE_WORK) 
     """How many slices a batch of B rows runs in (1: no split); ``row_work``: multiply-adds per row
     and step (the size of W_hh), ``min_work``: the least per slice and step worth a thread.
 
-    Measured on 2 cores, split against whole in interleaved runs (train step): each thread packs
-    W_hh again for its own product, so small products lose. LSTM, hidden 64: 8, 12 or 16 rows per
-    slice 1.28-1.33x the time of one thread, 32 rows 0.73x; hidden 128, 8 rows 0.62x; but hidden
-    32, 128 rows 1.38x, which the rule misses. GRU, hidden 64: 8-16 rows 1.20-1.26x, 32 rows 0.70x;
-    hidden 128, 8 rows 0.80x (inference 1.14x); hidden 32, 128 rows 0.73x."""
+    Each thread packs W_hh again for its own per-step product, so small products lose. Measured
+    with ``benchmarks/batch_split.py`` (2 cores, split/whole train step, two runs): at or above the
+    thresholds the split paid 0.56-0.74 (LSTM) and 0.68-0.83 (GRU), except LSTM hidden 32 (1.22,
+    1.38); below them it ranged 0.81-1.43, mostly slower, and the machine's noise moves single
+    figures by 0.3."""
     if _BLAS is None:
         return 1
     forced = getattr(_local, "forced", None)
