@@ -37,8 +37,9 @@ def seed_spread(task: str, overrides: dict, seeds: int, threads: int = 1, quiet:
                 valid.append(m["valid"][metric])
             if not quiet:
                 base = m["baseline"]["test"].get(metric)
-                print(f"seed {seed}: test {metric} {value:.3f}  (baseline {m['baseline']['name']}: {base:.3f}, "
-                      f"{m.get('epochs_run', '?')} epochs, {time.perf_counter() - t0:.0f} s)", flush=True)
+                parts = "".join(f", {name} {fig[metric]:.3f}" for name, fig in m.get("parts", {}).items())
+                print(f"seed {seed}: test {metric} {value:.3f}  (baseline {m['baseline']['name']}: {base:.3f}"
+                      f"{parts}, {m.get('epochs_run', '?')} epochs, {time.perf_counter() - t0:.0f} s)", flush=True)
     v = np.array(values)
     out = {"metric": metric, "values": values, "mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1
            else 0.0, "min": float(v.min()), "max": float(v.max()),

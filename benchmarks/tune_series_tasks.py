@@ -8,9 +8,12 @@ stopping) on K-1 stratified folds of the training data and is scored on the K-th
     python benchmarks/tune_series_tasks.py motion --seeds 3
     python benchmarks/tune_series_tasks.py digits --folds 3      # slower: minutes per candidate
     python benchmarks/tune_series_tasks.py eeg --set hidden=32 --set pool=2   # one ad-hoc candidate
+    python benchmarks/tune_series_tasks.py eeg --seeds 5 --set hybrid=none    # one candidate, 5 seeds
 
 Prints one line per candidate: accuracy (mean over folds) averaged over seeds, with its min-max over
-seeds and each seed's figure; mean fold log-loss, epochs run, seconds.
+seeds and each seed's figure; mean fold log-loss, epochs run, seconds. A ``--hybrid combine``
+candidate gets two more lines, its halves scored alone on the same folds: the network, and the
+logistic regression (the task's baseline, fitted on the fold's training part).
 """
 from __future__ import annotations
 
@@ -101,16 +104,19 @@ def cross_validate(cfg, X, y, labels, folds: int, seed: int = 0) -> dict:
     fold_of = np.empty(len(y), np.int64)
     for idx in order.values():
         fold_of[idx] = np.arange(len(idx)) % folds
-    accs, losses, epochs = [], [], []
+    folds_scores, epochs = {}, []
     for k in range(folds):
         fit_idx, held = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
         model, history, _, _ = train_classifier(cfg, X[fit_idx], y[fit_idx], labels)
-        p = predict_proba(model, X[held])
-        accs.append(float((p.argmax(1) == y[held]).mean()))
-        losses.append(float(-np.log(np.clip(p[np.arange(len(held)), y[held]], 1e-7, 1)).mean()))
+        for part in ("model", "network", "linear") if "linear" in model.meta else ("model",):
+            p = predict_proba(model, X[held], part=part)
+            acc = float((p.argmax(1) == y[held]).mean())
+            loss = float(-np.log(np.clip(p[np.arange(len(held)), y[held]], 1e-7, 1)).mean())
+            folds_scores.setdefault(part, []).append((acc, loss))
         epochs.append(len(history))
-    return {"acc": float(np.mean(accs)), "acc_min": min(accs), "acc_max": max(accs),
-            "loss": float(np.mean(losses)), "epochs": float(np.mean(epochs))}
+    # {part: {"acc", "loss"}} as means over folds; part "model" is the candidate itself
+    return {part: dict(zip(("acc", "loss"), np.mean(s, axis=0).tolist())) for part, s in folds_scores.items()} | {
+        "epochs": float(np.mean(epochs))}
 
 
 def main(argv=None) -> None:
@@ -137,12 +143,15 @@ def main(argv=None) -> None:
         t0 = time.perf_counter()
         runs = [cross_validate(dataclasses.replace(base, seed=seed, **overrides), X, y, labels, args.folds, seed)
                 for seed in range(args.seeds)]
-        acc = [r["acc"] for r in runs]
-        per_seed = " ".join(f"{a:.3f}" for a in acc)
-        print(f"{str(overrides or 'defaults'):<32} cv acc {np.mean(acc):.3f} ({min(acc):.3f}-{max(acc):.3f} over "
-              f"seeds: {per_seed})"
-              f"  log-loss {np.mean([r['loss'] for r in runs]):.3f}  epochs {np.mean([r['epochs'] for r in runs]):.0f}"
-              f"  {time.perf_counter() - t0:.0f} s", flush=True)
+        names = {"model": str(overrides or "defaults"), "network": "  its network alone",
+                 "linear": "  its logistic regression alone"}
+        for part in (p for p in names if p in runs[0]):
+            acc = [r[part]["acc"] for r in runs]
+            per_seed = " ".join(f"{a:.3f}" for a in acc)
+            print(f"{names[part]:<32} cv acc {np.mean(acc):.3f} ({min(acc):.3f}-{max(acc):.3f} over seeds: {per_seed})"
+                  f"  log-loss {np.mean([r[part]['loss'] for r in runs]):.3f}" + (
+                      f"  epochs {np.mean([r['epochs'] for r in runs]):.0f}  {time.perf_counter() - t0:.0f} s"
+                      if part == "model" else ""), flush=True)
 
 
 def parse_value_pair(text: str):

@@ -91,10 +91,38 @@ def test_saved_model_reloads_with_identical_predictions(ensemble, tmp_path):
 
 
 def test_check_config_reports_every_problem_at_once():
-    cfg = ClassifyConfig(hidden=0, dropout=1.5, cell="tcn", ensemble=0)
+    cfg = ClassifyConfig(hidden=0, dropout=1.5, cell="tcn", ensemble=0, hybrid="stack")
     with pytest.raises(RnnlabError) as e:
         check_config(cfg)
-    assert all(k in str(e.value) for k in ("--hidden", "--dropout", "--cell", "--ensemble"))
+    assert all(k in str(e.value) for k in ("--hidden", "--dropout", "--cell", "--ensemble", "--hybrid"))
+
+
+@pytest.fixture(scope="module")
+def hybrid():
+    rng = np.random.default_rng(2)
+    y = np.arange(30) % 3
+    series = [(rng.normal(size=(T, 2)) + k - 1).astype(np.float32) for T, k in zip(rng.integers(3, 9, size=30), y)]
+    cfg = ClassifyConfig(hidden=4, epochs=2, batch_size=8, pool=2, hybrid="combine", progress=False)
+    return train_classifier(cfg, series, y, ["a", "b", "c"], task="toy")[0], series
+
+
+def test_a_hybrid_predicts_the_mean_of_its_network_and_its_logistic_regression(hybrid):
+    model, series = hybrid
+    net, lin = (predict_proba(model, series, part=p) for p in ("network", "linear"))
+    assert not np.allclose(net, lin, atol=0.05)   # two different halves, so the mean is a real test
+    np.testing.assert_allclose(predict_proba(model, series), (net + lin) / 2, rtol=1e-6)
+
+
+def test_a_hybrid_reloads_with_its_linear_half(hybrid, tmp_path):
+    model, series = hybrid
+    save(model, tmp_path / "m")
+    again = load(tmp_path / "m")
+    assert again.meta["hybrid"] == "combine" and len(again.meta["linear"]["coef"]) == 3
+    np.testing.assert_array_equal(predict_proba(again, series), predict_proba(model, series))
+
+
+def test_without_hybrid_the_model_carries_no_linear_half(ensemble):
+    assert "linear" not in ensemble[0].meta and "hybrid" not in ensemble[0].meta
 
 
 def test_training_refuses_a_single_class(rng):

@@ -7,7 +7,9 @@ optionally as an ensemble merged into one network, and report held-out accuracy 
 logistic-regression baseline on the same split. Training batches may be perturbed afresh each
 epoch (``--noise``, ``--channel-drop``, ``--scale-jitter``: ``augment.py``) and ensemble members
 may each train on a bootstrap sample (``--bootstrap``); both act on training only, so a saved
-model prepares and predicts series exactly as without them. Series of unequal lengths are
+model prepares and predicts series exactly as without them. ``--hybrid combine`` averages the
+network's class probabilities with those of the logistic-regression baseline (fitted on the whole
+training part and kept in the model's meta, ``linear.py``), a forecast combination for classes. Series of unequal lengths are
 right-padded with zeros and carry their lengths, so padding never reaches the classifier. The
 tasks on UEA/UCR ``.ts`` files (users' own data included) build on this in ``motion.py``.
 """
@@ -29,9 +31,11 @@ from rnnlab.nn.pooling import MaskedPool
 from rnnlab.tasks.augment import Augment
 from rnnlab.tasks.base import RegularisedConfig, RunDir
 from rnnlab.tasks.fitting import fit_sequential
+from rnnlab.tasks.linear import fit_logistic, linear_proba
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 READOUTS = ("last", "mean", "max", "meanmax")
+HYBRIDS = ("none", "combine")
 
 
 @dataclass
@@ -49,6 +53,7 @@ class ClassifyConfig(RegularisedConfig):
     noise: augment training batches with Gaussian noise of this std (in channel stds; 0: off)
     channel_drop: augment training batches by zeroing each channel of a series with this chance
     scale_jitter: augment training batches by scaling each channel of a series by N(1, SCALE_JITTER^2)
+    hybrid: none (the network alone) or combine (average its probabilities with the logistic-regression baseline's)
     """
 
     bidirectional: bool = False
@@ -63,6 +68,7 @@ class ClassifyConfig(RegularisedConfig):
     noise: float = 0.0
     channel_drop: float = 0.0
     scale_jitter: float = 0.0
+    hybrid: str = "none"
 
 
 def check_config(cfg: ClassifyConfig) -> None:
@@ -87,6 +93,8 @@ def check_config(cfg: ClassifyConfig) -> None:
                         "or drop --layer-norm")
     if cfg.readout not in READOUTS:
         problems.append(f"--readout must be one of {', '.join(READOUTS)}, got {cfg.readout!r}")
+    if cfg.hybrid not in HYBRIDS:
+        problems.append(f"--hybrid must be one of {', '.join(HYBRIDS)}, got {cfg.hybrid!r}")
     if cfg.cell not in CELLS:
         problems.append(f"--cell must be one of {', '.join(CELLS)} for this task, got {cfg.cell!r}")
     if problems:
@@ -176,15 +184,21 @@ def check_labels(y_train, y_test, labels):
         raise RnnlabError(f"the test set has labels never seen in training: {[labels[i] for i in unseen]}.")
 
 
-def logistic_baseline(X_train, y_train, X_test, y_test, seed: int) -> float:
-    """Logistic regression on the flattened, standardised sequences (zero-padded to the training length)."""
-    from sklearn.linear_model import LogisticRegression
+def flat_series(X, lengths, linear: dict) -> np.ndarray:
+    """(N, steps·C): standardised with the raw (unpooled) training statistics in ``linear``, padded with
+    zeros or cut to the training length ``steps``, flattened; the logistic regression's inputs."""
+    X, _ = prepare(X, lengths, linear)
+    T = int(linear["steps"])
+    X = np.pad(X[:, :T], ((0, 0), (0, max(0, T - X.shape[1])), (0, 0)))
+    return X.reshape(len(X), -1)
 
-    T = X_train.shape[1]
-    X_test = np.pad(X_test[:, :T], ((0, 0), (0, max(0, T - X_test.shape[1])), (0, 0)))
-    clf = LogisticRegression(max_iter=2000, random_state=seed)
-    clf.fit(X_train.reshape(len(X_train), -1), y_train)
-    return float(clf.score(X_test.reshape(len(X_test), -1), y_test))
+
+def fit_linear(X, lengths, y, seed: int) -> dict:
+    """Logistic regression on the flattened, standardised series X (N, T, C): the baseline, and the
+    linear half of ``--hybrid combine``. Returns plain numbers (``flat_series`` and ``linear_proba`` use them)."""
+    linear = {"steps": int(X.shape[1])}
+    linear["scale_mean"], linear["scale_std"] = (a.tolist() for a in channel_scaler(X, lengths))
+    return linear | fit_logistic(flat_series(X, lengths, linear), y, seed)
 
 
 # ---------------------------------------------------------------- model
@@ -289,6 +303,8 @@ def train_classifier(cfg: ClassifyConfig, X_train, y_train, labels, task: str = 
     meta = {"task": task, "labels": list(labels), "pool": cfg.pool, "steps": int(X.shape[1]),
             "channels": int(X.shape[2])}
     meta["scale_mean"], meta["scale_std"] = (a.tolist() for a in channel_scaler(*pool_steps(X, L, cfg.pool)))
+    if cfg.hybrid == "combine":  # on every training series: the linear model needs no early stopping
+        meta |= {"hybrid": "combine", "linear": fit_linear(X, L, y_train, cfg.seed)}
     X, L = prepare(X, L, meta)
 
     def rows(i):
@@ -319,10 +335,18 @@ def _mean_rows(epochs: list) -> list[dict]:
              for k in rows[0] if isinstance(rows[0][k], (int, float))} | {"members": len(rows)} for rows in epochs]
 
 
-def predict_proba(model, X, lengths=None) -> np.ndarray:
-    """Class probabilities (N, K) of series X (array or list), prepared as in training."""
+def predict_proba(model, X, lengths=None, part: str = "model") -> np.ndarray:
+    """Class probabilities (N, K) of series X (array or list), prepared as in training.
+
+    ``part``: ``model`` (what the saved model predicts: with ``--hybrid combine`` the average of both
+    halves), ``network`` or ``linear`` (one half of a hybrid)."""
     if lengths is None:
         X, lengths = pad_series(X)
+    linear = model.meta.get("linear")
+    if part == "linear" or part == "model" and linear:
+        # p = ½ p_network + ½ p_logistic (hybrid combine)
+        p = linear_proba(linear, flat_series(X, lengths, linear), len(model.meta["labels"]))
+        return p if part == "linear" else (model.predict(*prepare(X, lengths, model.meta)) + p) / 2
     return model.predict(*prepare(X, lengths, model.meta))
 
 
@@ -339,10 +363,16 @@ def train_and_report(cfg: ClassifyConfig, run_dir: RunDir, *, task: str, data: s
     model, history, n_fit, n_valid = train_classifier(cfg, X_train, y_train, labels, task, run_dir)
     pred = predict_proba(model, X_test).argmax(1)
     accuracy = float((pred == y_test).mean())
+    parts = {}
     if baseline is None:  # on the series as given (not pooled), standardised per channel
-        (Xa, La), (Xb, Lb) = pad_series(X_train), pad_series(X_test)
-        raw = dict(zip(("scale_mean", "scale_std"), channel_scaler(Xa, La)))
-        baseline = logistic_baseline(prepare(Xa, La, raw)[0], y_train, prepare(Xb, Lb, raw)[0], y_test, cfg.seed)
+        Xb, Lb = pad_series(X_test)
+        # on every training series; a hybrid's own linear half is that same fit unless --limit cut the data
+        linear = (model.meta["linear"] if cfg.hybrid == "combine" and not cfg.limit
+                  else fit_linear(*pad_series(X_train), y_train, cfg.seed))
+        baseline = float((linear_proba(linear, flat_series(Xb, Lb, linear), len(labels)).argmax(1) == y_test).mean())
+    if cfg.hybrid == "combine":  # what the network scores on its own, beside the combination
+        parts["network alone"] = {"accuracy": float((predict_proba(model, X_test, part="network").argmax(1)
+                                                     == y_test).mean())}
     run_dir.save_model(model)
     history.to_csv(run_dir.file("history.csv"))
     plots.learning_curves(list(history), run_dir.file("learning_curves.png"))
@@ -352,7 +382,7 @@ def train_and_report(cfg: ClassifyConfig, run_dir: RunDir, *, task: str, data: s
             "split": {"train": int(n_fit), "valid": int(n_valid), "test": int(len(y_test))},
             "test": {"accuracy": accuracy},
             "baseline": {"name": baseline_name, "test": {"accuracy": baseline}},
-            "epochs_run": len(history)}
+            **({"parts": parts} if parts else {}), "epochs_run": len(history)}
 
 
 def predict_series(model, X, lengths=None) -> list[str]:
