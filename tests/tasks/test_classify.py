@@ -122,7 +122,10 @@ def test_a_hybrid_reloads_with_its_linear_half(hybrid, tmp_path):
 
 
 def test_without_hybrid_the_model_carries_no_linear_half(ensemble):
-    assert "linear" not in ensemble[0].meta and "hybrid" not in ensemble[0].meta
+    model, *_, series, _ = ensemble
+    assert "linear" not in model.meta and "hybrid" not in model.meta
+    with pytest.raises(ValueError, match="part"):
+        predict_proba(model, series, part="linear")
 
 
 def test_training_refuses_a_single_class(rng):

@@ -9,9 +9,10 @@ epoch (``--noise``, ``--channel-drop``, ``--scale-jitter``: ``augment.py``) and 
 may each train on a bootstrap sample (``--bootstrap``); both act on training only, so a saved
 model prepares and predicts series exactly as without them. ``--hybrid combine`` averages the
 network's class probabilities with those of the logistic-regression baseline (fitted on the whole
-training part and kept in the model's meta, ``linear.py``), a forecast combination for classes. Series of unequal lengths are
-right-padded with zeros and carry their lengths, so padding never reaches the classifier. The
-tasks on UEA/UCR ``.ts`` files (users' own data included) build on this in ``motion.py``.
+training part and kept in the model's meta, ``linear.py``): a forecast combination for classes.
+Series of unequal lengths are right-padded with zeros and carry their lengths, so padding never
+reaches the classifier. The tasks on UEA/UCR ``.ts`` files (users' own data included) build on
+this in ``motion.py``.
 """
 from __future__ import annotations
 
@@ -340,9 +341,11 @@ def predict_proba(model, X, lengths=None, part: str = "model") -> np.ndarray:
 
     ``part``: ``model`` (what the saved model predicts: with ``--hybrid combine`` the average of both
     halves), ``network`` or ``linear`` (one half of a hybrid)."""
+    linear = model.meta.get("linear")
+    if part not in ("model", "network", "linear") or part == "linear" and not linear:
+        raise ValueError(f"part must be model, network or linear (a hybrid's), got {part!r}")
     if lengths is None:
         X, lengths = pad_series(X)
-    linear = model.meta.get("linear")
     if part == "linear" or part == "model" and linear:
         # p = ½ p_network + ½ p_logistic (hybrid combine)
         p = linear_proba(linear, flat_series(X, lengths, linear), len(model.meta["labels"]))
