@@ -159,6 +159,14 @@ def test_layer_norm_is_refused():
         build_onnx(model)
 
 
+def test_a_hybrid_task_model_is_refused_rather_than_exported_by_half():
+    model = feature_model("gru", "1-uni", False)
+    build_onnx(model)   # the network alone exports
+    model.meta = {"hybrid": "combine", "linear": {"coef": [[0.0]]}}
+    with pytest.raises(RnnlabError, match="--hybrid none"):
+        build_onnx(model)
+
+
 def test_missing_onnx_is_a_clear_error(tmp_path):
     save(feature_model("gru", "1-uni", False), tmp_path / "m")
     code = textwrap.dedent(f"""

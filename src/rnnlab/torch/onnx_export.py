@@ -141,6 +141,10 @@ def _check_exportable(model) -> None:
         raise RnnlabError(f"ONNX export covers Sequential models, got a {type(model).__name__} "
                           f"({getattr(model, 'kind', '?')!r}).")
     problems = []
+    if model.meta.get("hybrid", "none") != "none":  # a graph of the network alone would predict something else
+        problems.append(f"the model is a --hybrid {model.meta['hybrid']} (its predictions average the network's with "
+                        "a logistic regression kept in config.json, which the graph would leave out); train with "
+                        "--hybrid none to export the network alone")
     for i, layer in enumerate(model.layers):
         name = f"layer {i} ({type(layer).__name__})"
         if type(layer) not in (nn.Embedding, nn.Dense, nn.Dropout, nn.RNN, nn.LSTM, nn.GRU, nn.FeedbackRNN):
