@@ -48,6 +48,9 @@ def cmd_train(args) -> int:
         metrics = run_task(args.task, task.Config(**values))
         out = values.get("out") or f"runs/{args.task}"
     test = ", ".join(f"{k} {v:.4g}" for k, v in metrics["test"].items())
+    # a hybrid's parts scored alone (forecast, eeg), so the summary never hides what the networks do
+    test += "".join(f" ({name}: " + ", ".join(f"{k} {v:.4g}" for k, v in fig.items()) + ")"
+                    for name, fig in metrics.get("parts", {}).items())
     base = metrics["baseline"]
     base_test = ", ".join(f"{k} {v:.4g}" for k, v in base.get("test", {}).items())
     from rnnlab.torch.distributed import is_main_process
@@ -83,7 +86,8 @@ def cmd_evaluate(args) -> int:
     recorded = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
     fresh = task.evaluate(model, recorded) if hasattr(task, "evaluate") else None
     print(json.dumps({"recorded": recorded.get("test"), "baseline": recorded.get("baseline"),
-                      "re-evaluated": fresh}, indent=2))
+                      **({"parts": recorded["parts"]} if "parts" in recorded else {}), "re-evaluated": fresh},
+                     indent=2))
     return 0
 
 

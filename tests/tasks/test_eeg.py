@@ -38,8 +38,9 @@ def test_own_ts_file_and_a_test_file_with_other_labels(tmp_path, capsys, series_
     out = tmp_path / "run"
     assert cli.main(["train", "eeg", "--data", str(train), "--out", str(out), "--ensemble", "1", *TINY]) == 0
     before = (out / "metrics.json").read_bytes()
-    m = json.loads(before)   # the default hybrid reports its network alone beside itself
+    m = json.loads(before)   # the default hybrid reports its network alone beside itself, in the file and the summary
     assert set(m["parts"]) == {"network alone"} and 0 <= m["parts"]["network alone"]["accuracy"] <= 1
+    assert f"(network alone: accuracy {m['parts']['network alone']['accuracy']:.4g})" in capsys.readouterr().out
     other = series_kit.write_ts(tmp_path / "other.ts", *series_kit.toy_series(3, labels=("left", "right"), channels=3))
     capsys.readouterr()
     assert cli.main(["train", "eeg", "--data", str(train), "--test", str(other), "--out", str(out), *TINY]) == 2
