@@ -47,12 +47,11 @@ def cmd_train(args) -> int:
         values = {f.name: getattr(args, f.name) for f in dataclasses.fields(task.Config)}
         metrics = run_task(args.task, task.Config(**values))
         out = values.get("out") or f"runs/{args.task}"
-    test = ", ".join(f"{k} {v:.4g}" for k, v in metrics["test"].items())
     # a hybrid's parts scored alone (forecast, eeg), so the summary never hides what the networks do
-    test += "".join(f" ({name}: " + ", ".join(f"{k} {v:.4g}" for k, v in fig.items()) + ")"
-                    for name, fig in metrics.get("parts", {}).items())
+    test = _figures(metrics["test"]) + "".join(f" ({name}: {_figures(fig)})"
+                                               for name, fig in metrics.get("parts", {}).items())
     base = metrics["baseline"]
-    base_test = ", ".join(f"{k} {v:.4g}" for k, v in base.get("test", {}).items())
+    base_test = _figures(base.get("test", {}))
     from rnnlab.torch.distributed import is_main_process
 
     if not is_main_process():  # torchrun: every rank trained, rank 0 wrote and reports
@@ -60,6 +59,11 @@ def cmd_train(args) -> int:
     print(f"{args.task}: test {test}; baseline {base.get('name')}: {base_test}; "
           f"{metrics['seconds']:.0f} s; written to {out}/")
     return 0
+
+
+def _figures(scores: dict) -> str:
+    """{"accuracy": 0.64} → "accuracy 0.64"."""
+    return ", ".join(f"{k} {v:.4g}" for k, v in scores.items())
 
 
 def _load_task_model(path):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnlab.nn.functional import softmax
+
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, seed: int) -> dict:
     """{"coef": (K', D), "intercept": (K',), "classes": class ids seen} of logistic regression on X (N, D)."""
@@ -25,8 +27,7 @@ def linear_proba(params: dict, X: np.ndarray, n_classes: int) -> np.ndarray:
     z = np.asarray(X, np.float64) @ coef.T + b
     if coef.shape[0] == 1:  # two classes: one score, p(second class) = σ(z)
         z = np.concatenate([np.zeros_like(z), z], axis=1)
-    # p = softmax(z), shifted by the row maximum against overflow
-    e = np.exp(z - z.max(1, keepdims=True))
-    p = np.zeros((len(e), n_classes))
-    p[:, np.asarray(params["classes"], np.int64)] = e / e.sum(1, keepdims=True)
+    # p = softmax(z)
+    p = np.zeros((len(z), n_classes))
+    p[:, np.asarray(params["classes"], np.int64)] = softmax(z, axis=1)
     return p
